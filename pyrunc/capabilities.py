@@ -1,0 +1,70 @@
+"""Capabilities of the container's process: the five sets of config.process.capabilities.
+
+Order matters: the bounding set is dropped while we still hold CAP_SETPCAP, the uid changes
+with keep-caps on, then capset() sets effective/permitted/inheritable, then ambient caps are
+raised (they must already be permitted and inheritable).
+"""
+import sys
+
+from pyrunc import names, native
+
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+def to_mask(cap_names, warn=None):
+    """Names -> bit mask. Unknown names, or ones this kernel lacks, are warned about and
+    skipped, as runc does."""
+    last = names.cap_last_cap()
+    mask = 0
+    for name in cap_names:
+        number = names.CAP_NUMBERS.get(name)
+        if number is None or number > last:
+            if warn:
+                warn(f"unknown capability {name!r} ignored")
+            continue
+        mask |= 1 << number
+    return mask
+
+
+def own_bounding_set():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+class CapabilityPlan:
+    """The five masks for one process."""
+
+    __slots__ = ("bounding", "effective", "permitted", "inheritable", "ambient")
+
+    def __init__(self, caps, warn=None):
+        for key in names.CAP_SETS:
+            setattr(self, key, to_mask(caps.get(key) or [], warn))
+
+    def missing_from(self, available):
+        """Names of requested capabilities that `available` (a mask) does not hold."""
+        wanted = self.bounding | self.effective | self.permitted | self.inheritable | self.ambient
+        return [names.CAPABILITIES[i] for i in range(len(names.CAPABILITIES))
+                if wanted & (1 << i) and not available & (1 << i)]
+
+    def drop_bounding(self):
+        import prctl  # python-prctl; it knows the bounding set but not ambient capabilities
+
+        drop = [n for n in range(names.cap_last_cap() + 1) if not self.bounding & (1 << n)]
+        if drop:
+            prctl.capbset.drop(*drop)
+
+    def apply_sets(self):
+        native.capset(self.effective, self.permitted, self.inheritable)
+        native.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+        for number in range(names.cap_last_cap() + 1):
+            if self.ambient & (1 << number):
+                native.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, number)
+
+
+def warn_to_stderr(message):
+    sys.stderr.write(f"pyrunc: warning: {message}\n")

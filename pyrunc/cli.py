@@ -1,0 +1,159 @@
+"""The command line, defined with click: the definition of every verb and flag, help and
+usage errors. The verbs engines call on every container also have a fast path (pyrunc.entry)
+that parses the same flags without importing click; tests/unit/test_cli_table.py keeps the two
+in step."""
+import sys
+
+import click
+
+from pyrunc import __version__, commands
+
+
+def _run(ctx, verb, **options):
+    code = commands.run_verb(verb, ctx.obj, options)
+    ctx.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", default="/run/pyrunc", show_default=True,
+              help="Directory for the state of containers.")
+@click.option("--log", default=None, help="Log file (default: stderr).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log format.")
+@click.option("--debug", is_flag=True, help="Debug logging, and tracebacks on errors.")
+@click.option("--systemd-cgroup", is_flag=True, help="Use systemd for cgroups (not available yet).")
+@click.option("--rootless", default="auto", help="Rootless mode: true, false or auto.")
+@click.version_option(__version__, "-v", "--version", prog_name="pyrunc",
+                      message="pyrunc version %(version)s\nspec: 1.0.2")
+@click.pass_context
+def main_group(ctx, **global_options):
+    """pyrunc: a runc-compatible OCI container runtime."""
+    ctx.obj = global_options
+
+
+def _bundle_option(f):
+    return click.option("-b", "--bundle", default=None,
+                        help="Bundle directory (default: the current directory).")(f)
+
+
+def _create_options(f):
+    for option in reversed([
+        _bundle_option,
+        click.option("--builtin", is_flag=True, help="Use the built-in busybox bundle."),
+        click.option("--console-socket", default=None,
+                     help="Unix socket that receives the pty master of a terminal container."),
+        click.option("--pid-file", default=None, help="Write the init's pid to this file."),
+        click.option("--no-pivot", is_flag=True, help="Move + chroot instead of pivot_root."),
+        click.option("--no-new-keyring", is_flag=True, help="Keep the caller's session keyring."),
+        click.option("--preserve-fds", type=int, default=0,
+                     help="Pass this many extra fds (from 3) to the container."),
+    ]):
+        f = option(f)
+    return f
+
+
+@main_group.command()
+@click.argument("container_id")
+@_create_options
+@click.pass_context
+def create(ctx, **options):
+    """Create a container (its process waits for `start`)."""
+    _run(ctx, "create", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@_create_options
+@click.option("-d", "--detach", is_flag=True, help="Return after starting the container.")
+@click.pass_context
+def run(ctx, **options):
+    """Create and start a container; wait for it unless --detach."""
+    _run(ctx, "run", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@click.pass_context
+def start(ctx, **options):
+    """Start a created container."""
+    _run(ctx, "start", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@click.pass_context
+def state(ctx, **options):
+    """Print the state of a container as JSON."""
+    _run(ctx, "state", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@click.argument("signal", required=False, default="SIGTERM")
+@click.option("-a", "--all", "all", is_flag=True, help="Signal every process of the container.")
+@click.pass_context
+def kill(ctx, **options):
+    """Send a signal (name or number, default SIGTERM) to the container's init."""
+    _run(ctx, "kill", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.pass_context
+def delete(ctx, **options):
+    """Delete a container and everything it holds."""
+    _run(ctx, "delete", **options)
+
+
+@main_group.command("list")
+@click.option("-f", "--format", "format", type=click.Choice(["table", "json"]), default="table")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
+@click.pass_context
+def list_(ctx, **options):
+    """List containers."""
+    _run(ctx, "list", **options)
+
+
+@main_group.command("exec")
+@click.argument("container_id")
+@click.argument("command", nargs=-1)
+@click.option("-p", "--process", default=None, help="JSON file with the process to run.")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a terminal.")
+@click.option("--console-socket", default=None, help="Unix socket for the pty master.")
+@click.option("-d", "--detach", is_flag=True, help="Do not wait for the process.")
+@click.option("--pid-file", default=None, help="Write the process's pid to this file.")
+@click.option("--cwd", default=None, help="Working directory in the container.")
+@click.option("-e", "--env", multiple=True, help="NAME=VALUE to add (repeatable).")
+@click.option("-u", "--user", default=None, help="UID[:GID] to run as.")
+@click.option("--preserve-fds", type=int, default=0, help="Pass this many extra fds.")
+@click.option("-c", "--cap", multiple=True, help="Add a capability (repeatable).")
+@click.option("--no-new-privs", is_flag=True, help="Set no_new_privs.")
+@click.pass_context
+def exec_(ctx, **options):
+    """Run a new process inside a running container."""
+    _run(ctx, "exec", **options)
+
+
+@main_group.command()
+@_bundle_option
+@click.option("--rootless", is_flag=True, help="A spec for a rootless container.")
+@click.pass_context
+def spec(ctx, **options):
+    """Write a default config.json into the bundle."""
+    _run(ctx, "spec", **options)
+
+
+def main(argv=None):
+    """click's entry: used for help, usage errors and the verbs without a fast path."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        main_group.main(args=args, prog_name="pyrunc", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return 1  # runc's usage errors exit 1, not click's 2
+    except click.exceptions.Abort:
+        return 130
+    return 0

@@ -1,0 +1,195 @@
+"""What each CLI verb does, given its parsed options as a plain dict. Both front ends call
+these: the click CLI (pyrunc.cli) and the fast path (pyrunc.entry) that serves the verbs
+engines call on every container without importing click."""
+import json
+import os
+import sys
+
+from pyrunc import state as state_mod
+from pyrunc.errors import PyruncError, SystemdUnavailableError, UsageError
+
+
+def apply_globals(g):
+    from pyrunc import log
+    log.configure(g.get("log"), g.get("log_format") or "text", g.get("debug", False))
+    if g.get("systemd_cgroup"):
+        raise SystemdUnavailableError("--systemd-cgroup: no systemd cgroup driver yet "
+                                      "(and this host does not run systemd); use cgroupfs")
+    if g.get("log_format") not in (None, "text", "json"):
+        raise UsageError(f"--log-format: {g['log_format']!r} is not text or json")
+
+
+def _root(g):
+    return g.get("root") or state_mod.DEFAULT_ROOT
+
+
+def _bundle(o):
+    if o.get("builtin"):
+        from pyrunc.builtin_rootfs import ensure_bundle
+        return ensure_bundle()
+    return o.get("bundle") or "."
+
+
+def cmd_create(g, o):
+    from pyrunc.container import Container
+    Container.create(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
+                     o.get("pid_file"), o.get("no_pivot", False), o.get("no_new_keyring", False),
+                     int(o.get("preserve_fds") or 0))
+    return 0
+
+
+def cmd_run(g, o):
+    from pyrunc.container import Container
+    return Container.run(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
+                         o.get("pid_file"), o.get("no_pivot", False),
+                         o.get("no_new_keyring", False), int(o.get("preserve_fds") or 0),
+                         o.get("detach", False))
+
+
+def cmd_start(g, o):
+    from pyrunc.container import Container
+    Container.load(o["container_id"], _root(g)).start()
+    return 0
+
+
+def cmd_state(g, o):
+    from pyrunc.container import Container
+    state = Container.load(o["container_id"], _root(g)).oci_state()
+    sys.stdout.write(json.dumps(state, indent=2) + "\n")
+    return 0
+
+
+def cmd_kill(g, o):
+    from pyrunc.container import Container
+    from pyrunc.names import parse_signal
+    try:
+        sig = parse_signal(o.get("signal") or "SIGTERM")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    Container.load(o["container_id"], _root(g)).kill(sig, o.get("all", False))
+    return 0
+
+
+def cmd_delete(g, o):
+    from pyrunc.container import Container
+    from pyrunc.errors import ContainerNotFoundError
+    try:
+        c = Container.load(o["container_id"], _root(g))
+    except ContainerNotFoundError:
+        if o.get("force"):
+            return 0  # runc: delete --force of a missing container is not an error
+        raise
+    c.delete(o.get("force", False))
+    return 0
+
+
+def cmd_list(g, o):
+    from pyrunc.container import list_containers
+    containers = list_containers(_root(g))
+    if o.get("quiet"):
+        for c in containers:
+            sys.stdout.write(c["id"] + "\n")
+    elif o.get("format") == "json":
+        sys.stdout.write(json.dumps(containers) + "\n")
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(c["id"], str(c["pid"]), c["status"], c["bundle"], c["created"], c["owner"])
+                 for c in containers]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            sys.stdout.write("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+    return 0
+
+
+def cmd_exec(g, o):
+    from pyrunc.container import Container
+    c = Container.load(o["container_id"], _root(g))
+    process = exec_process(o, c.state)
+    result = c.exec(process, o.get("console_socket"), o.get("detach", False), o.get("pid_file"),
+                    int(o.get("preserve_fds") or 0))
+    return 0 if o.get("detach") else result
+
+
+def exec_process(o, st):
+    """The process for `exec`: --process FILE, or the args with the container's defaults."""
+    if o.get("process"):
+        try:
+            with open(o["process"], "rb") as f:
+                process = json.loads(f.read())
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--process {o['process']}: {e}") from None
+    else:
+        args = list(o.get("command") or [])
+        if not args:
+            raise UsageError("exec: a command (or --process) is required")
+        base = st.data.get("config", {}).get("process", {})
+        process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
+        process["args"] = args
+    if o.get("tty"):
+        process["terminal"] = True
+    if o.get("cwd"):
+        process["cwd"] = o["cwd"]
+    if o.get("env"):
+        process["env"] = list(process.get("env", [])) + list(o["env"])
+    if o.get("user"):
+        uid, _, gid = o["user"].partition(":")
+        try:
+            process["user"] = dict(process.get("user", {}), uid=int(uid), gid=int(gid or 0))
+        except ValueError:
+            raise UsageError(f"--user {o['user']!r}: expected UID[:GID]") from None
+    if o.get("cap"):
+        caps = dict(process.get("capabilities", {}))
+        for key in ("bounding", "effective", "permitted", "ambient"):
+            caps[key] = list(caps.get(key, [])) + list(o["cap"])
+        process["capabilities"] = caps
+    if o.get("no_new_privs"):
+        process["noNewPrivileges"] = True
+    return process
+
+
+def cmd_spec(g, o):
+    from pyrunc.spec import default_spec
+    bundle = o.get("bundle") or "."
+    path = os.path.join(bundle, "config.json")
+    if os.path.exists(path):
+        raise PyruncError(f"file {path} exists: remove it first")
+    with open(path, "w") as f:
+        json.dump(default_spec(rootless=o.get("rootless", False)), f, indent=2)
+        f.write("\n")
+    return 0
+
+
+VERBS = {
+    "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
+    "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "spec": cmd_spec,
+}
+
+
+def run_verb(verb, g, o):
+    """The CLI edge: run one verb; typed errors become one line on stderr (and in --log) and
+    exit code 1. A traceback only with --debug."""
+    from pyrunc import log
+    try:
+        apply_globals(g)
+        return VERBS[verb](g, o) or 0
+    except PyruncError as e:
+        return _fail(g, str(e), e.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        if g.get("debug"):
+            raise
+        text = e.strerror or str(e)
+        return _fail(g, f"{text}: {e.filename}" if e.filename else text, 1)
+    finally:
+        log.configure()
+
+
+def _fail(g, message, code):
+    from pyrunc import log
+    if g.get("debug"):
+        import traceback
+        traceback.print_exc()
+    log.error(message)
+    sys.stderr.write(f"pyrunc: {message}\n")
+    return code

@@ -1,0 +1,316 @@
+"""Loading and validating a bundle's config (config.json, or a hand-written config.yaml).
+
+Validation runs in the parent before anything is made, so bad input fails fast with the field
+named and nothing to clean up. Unknown properties are ignored (the runtime spec requires it);
+known properties pyrunc does not implement yet are refused, never silently dropped.
+"""
+import json
+import os
+
+from pyrunc import names
+from pyrunc.errors import ConfigError
+
+PROPAGATIONS = ("shared", "slave", "private", "unbindable",
+                "rshared", "rslave", "rprivate", "runbindable")
+DEVICE_TYPES = ("c", "b", "u", "p")
+# sysctl prefixes that belong to a namespace, and the namespace they need (as runc checks).
+SYSCTL_IPC = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+              "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+# Fields pyrunc knows but does not implement yet: refused with this reason.
+UNSUPPORTED = {
+    ("process", "ioPriority"): "not supported yet",
+    ("process", "scheduler"): "not supported yet",
+    ("process", "execCPUAffinity"): "not supported yet",
+    ("linux", "intelRdt"): "not supported yet",
+    ("linux", "personality"): "not supported yet",
+    ("linux", "memoryPolicy"): "not supported yet",
+    ("linux", "netDevices"): "not supported yet",
+}
+
+
+def load_bundle_config(bundle):
+    """Read <bundle>/config.json (or config.yaml when there is no config.json) into a dict."""
+    json_path = os.path.join(bundle, "config.json")
+    yaml_path = os.path.join(bundle, "config.yaml")
+    if not os.path.isdir(bundle):
+        raise ConfigError("bundle", f"{bundle}: no such directory")
+    try:
+        with open(json_path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        if os.path.exists(yaml_path):
+            return _load_yaml(yaml_path)
+        raise ConfigError("config.json", f"not found in bundle {bundle}") from None
+    try:
+        config = json.loads(raw)
+    except ValueError as e:
+        raise ConfigError("config.json", f"invalid JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise ConfigError("config.json", "must hold a JSON object")
+    return config
+
+
+def _load_yaml(path):
+    import yaml  # only hand-written YAML bundles pay for this import
+
+    try:
+        with open(path) as f:
+            config = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise ConfigError("config.yaml", f"invalid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(config, dict):
+        raise ConfigError("config.yaml", "must hold a mapping")
+    return config
+
+
+# -- small typed getters: each names the field it complains about --------------------------------
+
+def _get(obj, key, kind, field, default=None, required=False):
+    value = obj.get(key, default) if isinstance(obj, dict) else default
+    if value is None:
+        if required:
+            raise ConfigError(field, "is required")
+        return default
+    if kind is int and isinstance(value, bool):
+        raise ConfigError(field, "must be an integer")
+    if not isinstance(value, kind):
+        expected = {dict: "an object", list: "an array", str: "a string", int: "an integer",
+                    bool: "a boolean"}.get(kind, kind.__name__)
+        raise ConfigError(field, f"must be {expected}")
+    return value
+
+
+def _string_list(obj, key, field):
+    values = _get(obj, key, list, field, [])
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise ConfigError(f"{field}[{i}]", "must be a string")
+    return values
+
+
+def _abs_path(value, field):
+    if not value.startswith("/"):
+        raise ConfigError(field, f"{value!r} must be an absolute path")
+    if ".." in value.split("/"):
+        raise ConfigError(field, f"{value!r} escapes the container root ('..' is not allowed)")
+    return value
+
+
+def validate(config, bundle, need_process=True):
+    """Check config in place; return it. Raises ConfigError naming the first bad field."""
+    if not isinstance(config, dict):
+        raise ConfigError("config", "must be an object")
+    for (section, key), reason in UNSUPPORTED.items():
+        if isinstance(config.get(section), dict) and config[section].get(key) is not None:
+            raise ConfigError(f"{section}.{key}", reason)
+    _get(config, "ociVersion", str, "ociVersion")
+    root = _get(config, "root", dict, "root", required=True)
+    root_path = _get(root, "path", str, "root.path", required=True)
+    _get(root, "readonly", bool, "root.readonly")
+    rootfs = os.path.join(bundle, root_path)
+    if not os.path.isdir(rootfs):
+        raise ConfigError("root.path", f"{rootfs}: no such directory")
+    linux = _get(config, "linux", dict, "linux", {})
+    namespaces = _validate_namespaces(linux)
+    process = _get(config, "process", dict, "process", required=need_process)
+    if process is not None:
+        validate_process(process, "process")
+    for key in ("hostname", "domainname"):
+        if _get(config, key, str, key) and "uts" not in namespaces:
+            raise ConfigError(key, "needs a new uts namespace (linux.namespaces has none)")
+    if "uts" in namespaces and namespaces["uts"] and config.get("hostname"):
+        raise ConfigError("hostname", "cannot be set when joining an existing uts namespace")
+    _validate_mounts(config)
+    _validate_linux(linux, namespaces)
+    _validate_hooks(config)
+    annotations = _get(config, "annotations", dict, "annotations", {})
+    for k, v in annotations.items():
+        if not isinstance(v, str):
+            raise ConfigError(f"annotations.{k}", "must be a string")
+    return config
+
+
+def validate_process(process, field):
+    """The process object of config.json or of `exec --process`."""
+    args = _string_list(process, "args", f"{field}.args")
+    if not args:
+        raise ConfigError(f"{field}.args", "must name a program to run")
+    env = _string_list(process, "env", f"{field}.env")
+    for i, entry in enumerate(env):
+        if "=" not in entry:
+            raise ConfigError(f"{field}.env[{i}]", f"{entry!r} is not NAME=VALUE")
+    cwd = _get(process, "cwd", str, f"{field}.cwd", "/")
+    if not cwd.startswith("/"):
+        raise ConfigError(f"{field}.cwd", f"{cwd!r} must be an absolute path")
+    _get(process, "terminal", bool, f"{field}.terminal")
+    _get(process, "noNewPrivileges", bool, f"{field}.noNewPrivileges")
+    user = _get(process, "user", dict, f"{field}.user", {})
+    for key in ("uid", "gid", "umask"):
+        value = _get(user, key, int, f"{field}.user.{key}")
+        if value is not None and value < 0:
+            raise ConfigError(f"{field}.user.{key}", "must not be negative")
+    for i, gid in enumerate(_get(user, "additionalGids", list, f"{field}.user.additionalGids", [])):
+        if not isinstance(gid, int) or isinstance(gid, bool) or gid < 0:
+            raise ConfigError(f"{field}.user.additionalGids[{i}]", "must be a non-negative integer")
+    caps = _get(process, "capabilities", dict, f"{field}.capabilities", {})
+    for key in names.CAP_SETS:
+        _string_list(caps, key, f"{field}.capabilities.{key}")
+    for i, rl in enumerate(_get(process, "rlimits", list, f"{field}.rlimits", [])):
+        where = f"{field}.rlimits[{i}]"
+        kind = _get(rl, "type", str, f"{where}.type", required=True)
+        if kind not in names.RLIMITS:
+            raise ConfigError(f"{where}.type", f"unknown rlimit {kind!r}")
+        soft = _get(rl, "soft", int, f"{where}.soft", required=True)
+        hard = _get(rl, "hard", int, f"{where}.hard", required=True)
+        if soft > hard:
+            raise ConfigError(where, f"{kind} soft limit {soft} is above its hard limit {hard}")
+    oom = _get(process, "oomScoreAdj", int, f"{field}.oomScoreAdj")
+    if oom is not None and not -1000 <= oom <= 1000:
+        raise ConfigError(f"{field}.oomScoreAdj", "must be between -1000 and 1000")
+    if _get(process, "apparmorProfile", str, f"{field}.apparmorProfile"):
+        if not os.path.exists("/sys/kernel/security/apparmor"):
+            raise ConfigError(f"{field}.apparmorProfile", "AppArmor is not enabled on this host")
+    if _get(process, "selinuxLabel", str, f"{field}.selinuxLabel"):
+        if not os.path.exists("/sys/fs/selinux/enforce"):
+            raise ConfigError(f"{field}.selinuxLabel", "SELinux is not enabled on this host")
+    size = _get(process, "consoleSize", dict, f"{field}.consoleSize")
+    if size is not None:
+        _get(size, "height", int, f"{field}.consoleSize.height")
+        _get(size, "width", int, f"{field}.consoleSize.width")
+    return process
+
+
+def _validate_namespaces(linux):
+    """Return {type: path or ''} of linux.namespaces."""
+    result = {}
+    for i, ns in enumerate(_get(linux, "namespaces", list, "linux.namespaces", [])):
+        where = f"linux.namespaces[{i}]"
+        kind = _get(ns, "type", str, f"{where}.type", required=True)
+        if kind not in names.NAMESPACES:
+            raise ConfigError(f"{where}.type", f"unknown namespace type {kind!r}")
+        if kind in result:
+            raise ConfigError(f"{where}.type", f"namespace {kind!r} is listed twice")
+        path = _get(ns, "path", str, f"{where}.path", "")
+        if path and not os.path.exists(path):
+            raise ConfigError(f"{where}.path", f"{path}: no such namespace file")
+        result[kind] = path
+    if "mount" not in result:
+        raise ConfigError("linux.namespaces", "a mount namespace is required")
+    if result.get("mount"):
+        raise ConfigError("linux.namespaces", "joining an existing mount namespace is not supported")
+    return result
+
+
+def _validate_mounts(config):
+    for i, m in enumerate(_get(config, "mounts", list, "mounts", [])):
+        where = f"mounts[{i}]"
+        _abs_path(_get(m, "destination", str, f"{where}.destination", required=True),
+                  f"{where}.destination")
+        _get(m, "source", str, f"{where}.source")
+        _get(m, "type", str, f"{where}.type")
+        options = _string_list(m, "options", f"{where}.options")
+        kind = m.get("type") or ""
+        if ("bind" in options or "rbind" in options or kind == "bind") and not m.get("source"):
+            raise ConfigError(f"{where}.source", "a bind mount needs a source")
+        for key in ("uidMappings", "gidMappings"):
+            if m.get(key):
+                raise ConfigError(f"{where}.{key}", "id-mapped mounts are not supported yet")
+
+
+def _validate_linux(linux, namespaces):
+    for key in ("uidMappings", "gidMappings"):
+        mappings = _get(linux, key, list, f"linux.{key}", [])
+        if mappings and "user" not in namespaces:
+            raise ConfigError(f"linux.{key}", "needs a user namespace (linux.namespaces has none)")
+        for i, m in enumerate(mappings):
+            for part in ("containerID", "hostID", "size"):
+                value = _get(m, part, int, f"linux.{key}[{i}].{part}", required=True)
+                if value < 0:
+                    raise ConfigError(f"linux.{key}[{i}].{part}", "must not be negative")
+    if "user" in namespaces and not namespaces["user"]:
+        if not linux.get("uidMappings") or not linux.get("gidMappings"):
+            raise ConfigError("linux.uidMappings", "a new user namespace needs uid and gid mappings")
+    for i, dev in enumerate(_get(linux, "devices", list, "linux.devices", [])):
+        where = f"linux.devices[{i}]"
+        _abs_path(_get(dev, "path", str, f"{where}.path", required=True), f"{where}.path")
+        kind = _get(dev, "type", str, f"{where}.type", required=True)
+        if kind not in DEVICE_TYPES:
+            raise ConfigError(f"{where}.type", f"unknown device type {kind!r} (use c, b, u or p)")
+        for part in ("major", "minor"):
+            value = _get(dev, part, int, f"{where}.{part}", required=kind != "p")
+            if value is not None and value < 0:
+                raise ConfigError(f"{where}.{part}", "must not be negative")
+        for part in ("fileMode", "uid", "gid"):
+            _get(dev, part, int, f"{where}.{part}")
+    cgroups_path = _get(linux, "cgroupsPath", str, "linux.cgroupsPath", "")
+    if ".." in cgroups_path.split("/"):
+        raise ConfigError("linux.cgroupsPath", f"{cgroups_path!r} escapes the cgroup hierarchy")
+    _get(linux, "resources", dict, "linux.resources")
+    for key, value in _get(linux, "sysctl", dict, "linux.sysctl", {}).items():
+        if not isinstance(value, str):
+            raise ConfigError(f"linux.sysctl.{key}", "must be a string")
+        _check_sysctl(key, namespaces)
+    for key in ("maskedPaths", "readonlyPaths"):
+        for i, path in enumerate(_string_list(linux, key, f"linux.{key}")):
+            _abs_path(path, f"linux.{key}[{i}]")
+    propagation = _get(linux, "rootfsPropagation", str, "linux.rootfsPropagation")
+    if propagation and propagation not in PROPAGATIONS:
+        raise ConfigError("linux.rootfsPropagation", f"unknown propagation {propagation!r}")
+    if _get(linux, "mountLabel", str, "linux.mountLabel"):
+        if not os.path.exists("/sys/fs/selinux/enforce"):
+            raise ConfigError("linux.mountLabel", "SELinux is not enabled on this host")
+    offsets = _get(linux, "timeOffsets", dict, "linux.timeOffsets", {})
+    if offsets and ("time" not in namespaces or namespaces["time"]):
+        raise ConfigError("linux.timeOffsets", "needs a new time namespace")
+    for clock, offset in offsets.items():
+        if clock not in ("monotonic", "boottime"):
+            raise ConfigError(f"linux.timeOffsets.{clock}", "unknown clock (monotonic or boottime)")
+        _get(offset, "secs", int, f"linux.timeOffsets.{clock}.secs")
+        _get(offset, "nanosecs", int, f"linux.timeOffsets.{clock}.nanosecs")
+    seccomp = _get(linux, "seccomp", dict, "linux.seccomp")
+    if seccomp is not None:
+        from pyrunc.seccomp import validate_seccomp
+        validate_seccomp(seccomp)
+
+
+def _check_sysctl(key, namespaces):
+    field = f"linux.sysctl.{key}"
+    if key in SYSCTL_IPC or key.startswith("fs.mqueue."):
+        if "ipc" not in namespaces:
+            raise ConfigError(field, "needs an ipc namespace")
+    elif key.startswith("net."):
+        if "network" not in namespaces:
+            raise ConfigError(field, "needs a network namespace")
+    elif key in ("kernel.hostname", "kernel.domainname"):
+        if "uts" not in namespaces:
+            raise ConfigError(field, "needs a uts namespace")
+    else:
+        raise ConfigError(field, "is not namespaced: it would change the host")
+
+
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+              "poststop")
+
+
+def _validate_hooks(config):
+    hooks = _get(config, "hooks", dict, "hooks", {})
+    for kind, entries in hooks.items():
+        if kind not in HOOK_KINDS:
+            continue
+        if not isinstance(entries, list):
+            raise ConfigError(f"hooks.{kind}", "must be an array")
+        for i, hook in enumerate(entries):
+            where = f"hooks.{kind}[{i}]"
+            path = _get(hook, "path", str, f"{where}.path", required=True)
+            if not path.startswith("/"):
+                raise ConfigError(f"{where}.path", f"{path!r} must be an absolute path")
+            _string_list(hook, "args", f"{where}.args")
+            _string_list(hook, "env", f"{where}.env")
+            timeout = _get(hook, "timeout", int, f"{where}.timeout")
+            if timeout is not None and timeout <= 0:
+                raise ConfigError(f"{where}.timeout", "must be positive")
+
+
+def namespaces_of(config):
+    """{type: path} for linux.namespaces ('' when the namespace is new)."""
+    return {ns["type"]: ns.get("path") or "" for ns in config.get("linux", {}).get("namespaces", [])}

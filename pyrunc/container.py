@@ -1,0 +1,513 @@
+"""The lifecycle verbs on one container: create, start, run, exec, kill, delete, state.
+
+This is pyrunc's Python API (re-exported by `import pyrunc`); the CLI is a thin layer over it.
+Every verb takes the container's lock; a failing create removes everything it made.
+"""
+import os
+import select
+import signal
+
+from pyrunc import cgroups, config as config_mod, init, log, protocol, spawn, state as state_mod
+from pyrunc.errors import ConfigError, PyruncError, StateError
+from pyrunc.names import CLONE_NEWCGROUP, NAMESPACES
+from pyrunc.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
+
+PR_SET_CHILD_SUBREAPER = 36
+# Signals `run`/`exec` in the foreground pass on to the container's process.
+_NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGWINCH,
+                  signal.SIGPIPE, signal.SIGTTIN, signal.SIGTTOU}
+
+
+class Container:
+    """A container under a state root. Use Container.create() or Container.load()."""
+
+    def __init__(self, container_id, root=state_mod.DEFAULT_ROOT):
+        self.state = state_mod.ContainerState(root, container_id)
+
+    @property
+    def id(self):
+        return self.state.id
+
+    @classmethod
+    def load(cls, container_id, root=state_mod.DEFAULT_ROOT):
+        c = cls(container_id, root)
+        if not os.path.isdir(c.state.dir):
+            from pyrunc.errors import ContainerNotFoundError
+            raise ContainerNotFoundError(container_id)
+        c.state.load()
+        return c
+
+    # -- create ----------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
+               pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0):
+        """Create the container: its init waits on the exec fifo, state `created`."""
+        c = cls(container_id, root)
+        c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
+                  foreground=False)
+        return c
+
+    def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
+                foreground):
+        bundle = os.path.abspath(bundle)
+        config = config_mod.load_bundle_config(bundle)
+        config_mod.validate(config, bundle)
+        process = config["process"]
+        if process.get("terminal") and not console_socket and not foreground:
+            raise ConfigError("process.terminal", "a terminal needs --console-socket "
+                              "(or `run` in the foreground)")
+        _check_privileges(process)
+        console = None
+        if console_socket:
+            from pyrunc import terminal
+            console = terminal.connect_console_socket(console_socket)
+        st = self.state
+        st.make()
+        protocol.checkpoint("state-dir")
+        made_cgroups = []
+        try:
+            namespaces = config_mod.namespaces_of(config)
+            linux = config.get("linux", {})
+            if linux.get("resources"):
+                log.warning("linux.resources is not applied yet (cgroup drivers are not "
+                            "implemented): the container runs without limits")
+            cgroup_paths = cgroups.container_paths(linux.get("cgroupsPath", ""), self.id)
+            st.data = {
+                "id": self.id, "bundle": bundle, "status_hint": CREATING,
+                "rootfs": os.path.join(bundle, config["root"]["path"]),
+                "created": state_mod.utc_now(), "owner": _owner(),
+                "annotations": config.get("annotations") or {},
+                "cgroup_paths": cgroup_paths, "cgroups_created": [],
+                "config": config,
+            }
+            st.save()
+            made_cgroups = cgroups.create(cgroup_paths)
+            st.data["cgroups_created"] = made_cgroups
+            st.save()
+            os.mkfifo(st.fifo_path, 0o622)
+            plan = init.Plan(
+                config=config, process=process, bundle=bundle,
+                rootfs=os.path.realpath(st.data["rootfs"]), container_id=self.id,
+                new_flags=init.namespace_flags(namespaces),
+                join=_open_namespaces({k: p for k, p in namespaces.items() if p}),
+                fifo_fd=os.open(st.fifo_path, os.O_PATH | os.O_CLOEXEC),
+                no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                preserve_fds=preserve_fds + _listen_fds(), extra_env=_listen_env(),
+                cgroup_paths=cgroup_paths, close_fds=[st.lock_fd])
+
+            def on_pid(pid):
+                st.data["pid"] = pid
+                st.data["pid_start"] = state_mod.proc_start_time(pid)[1]
+                st.save()
+                protocol.checkpoint("init-pid")
+                cgroups.join(cgroup_paths, pid)
+                protocol.checkpoint("cgroup-joined")
+                from pyrunc import hooks
+                hook_state = dict(self.state.oci_state(), status=CREATING)
+                hooks.run_hooks(config, "prestart", hook_state)
+                hooks.run_hooks(config, "createRuntime", hook_state)
+
+            try:
+                spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
+                                      linux.get("gidMappings"))
+            finally:
+                os.close(plan.fifo_fd)
+            protocol.checkpoint("ready")
+            if spawned.pty_master is not None and console is not None:
+                from pyrunc import terminal
+                terminal.send_master(console, spawned.pty_master)
+                os.close(spawned.pty_master)
+                spawned.pty_master = None
+            st.data["status_hint"] = CREATED
+            st.save()
+            protocol.checkpoint("state-written")
+            if pid_file:
+                state_mod.write_atomic(os.path.abspath(pid_file), str(spawned.pid).encode())
+            return spawned
+        except BaseException:
+            self._destroy(made_cgroups)
+            raise
+        finally:
+            if console is not None:
+                console.close()
+            st.unlock()
+
+    def _destroy(self, made_cgroups=None):
+        """Remove everything of this container: processes, cgroups, state dir."""
+        st = self.state
+        pid = st.data.get("pid")
+        if pid and state_mod.process_matches(pid, st.data.get("pid_start")):
+            _signal_pid(pid, st.data.get("pid_start"), signal.SIGKILL)
+            _wait_gone(pid, st.data.get("pid_start"))
+        paths = st.data.get("cgroup_paths", {})
+        for p in cgroups.pids(paths):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
+        cgroups.destroy(created, list(paths.values()))
+        st.remove()
+
+    # -- start / run -----------------------------------------------------------------------------
+
+    def start(self):
+        """Let the created init exec the container's process; returns at once."""
+        st = self.state
+        st.lock()
+        try:
+            st.load()
+            status = st.status()
+            if status != CREATED:
+                raise StateError(f"cannot start a container that is {status}"
+                                 if status != STOPPED else
+                                 "cannot start a container that has stopped")
+            self._release_fifo()
+            from pyrunc import hooks
+            try:
+                hooks.run_hooks(st.data.get("config", {}), "poststart", st.oci_state())
+            except PyruncError as e:
+                log.warning(str(e))
+        finally:
+            st.unlock()
+
+    def _release_fifo(self):
+        st = self.state
+        fd = os.open(st.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        pidfd = _pidfd(st.pid)
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if pidfd is not None:
+                poller.register(pidfd, select.POLLIN)
+            while True:
+                events = dict(poller.poll())
+                if fd in events:
+                    data = os.read(fd, 1)
+                    if data:
+                        break
+                if pidfd is not None and pidfd in events:
+                    raise StateError("the container's init exited before it could start")
+        finally:
+            os.close(fd)
+            if pidfd is not None:
+                os.close(pidfd)
+        os.unlink(st.fifo_path)
+
+    @classmethod
+    def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
+            pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False):
+        """create + start. In the foreground, wait for the container's process, forward
+        signals to it, remove the container and return its exit status."""
+        c = cls(container_id, root)
+        if detach:
+            config_probe = config_mod.load_bundle_config(os.path.abspath(bundle))
+            if (config_probe.get("process") or {}).get("terminal") and not console_socket:
+                raise ConfigError("process.terminal",
+                                  "cannot allocate a terminal when detached without --console-socket")
+            c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
+                      foreground=False)
+            c.start()
+            return 0
+        _become_subreaper()
+        spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
+                            preserve_fds, foreground=True)
+        try:
+            c.start()
+            return _wait_foreground(spawned.pid, spawned.pty_master)
+        finally:
+            c._delete_after_run()
+
+    def _delete_after_run(self):
+        st = self.state
+        try:
+            st.lock()
+        except PyruncError:
+            return
+        try:
+            st.load()
+            self._destroy()
+        finally:
+            st.unlock()
+
+    # -- exec ------------------------------------------------------------------------------------
+
+    def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0):
+        """Run process (a config.json process object) inside the running container. Returns
+        the exit status (foreground) or the pid (detach)."""
+        st = self.state
+        st.lock()
+        try:
+            st.load()
+            status = st.status()
+            if status not in (RUNNING, CREATED):
+                raise StateError(f"cannot exec in a container that is {status}")
+            config_mod.validate_process(process, "process")
+            _check_privileges(process)
+            if process.get("terminal") and detach and not console_socket:
+                raise ConfigError("process.terminal",
+                                  "cannot allocate a terminal when detached without --console-socket")
+            config = st.data.get("config", {})
+            console = None
+            if console_socket:
+                from pyrunc import terminal
+                console = terminal.connect_console_socket(console_socket)
+            if not detach:
+                _become_subreaper()
+            plan = init.Plan(config=config, process=process, container_id=self.id,
+                             join=_open_namespaces(_container_namespaces(st.pid, config)),
+                             preserve_fds=preserve_fds + _listen_fds(), extra_env=_listen_env(),
+                             is_exec=True, cgroup_paths=st.data.get("cgroup_paths", {}),
+                             close_fds=[st.lock_fd])
+            try:
+                spawned = spawn.spawn(plan, lambda pid: cgroups.join(plan.cgroup_paths, pid))
+                if spawned.pty_master is not None and console is not None:
+                    from pyrunc import terminal
+                    terminal.send_master(console, spawned.pty_master)
+                    os.close(spawned.pty_master)
+                    spawned.pty_master = None
+            finally:
+                if console is not None:
+                    console.close()
+            if pid_file:
+                state_mod.write_atomic(os.path.abspath(pid_file), str(spawned.pid).encode())
+        finally:
+            st.unlock()
+        if detach:
+            return spawned.pid
+        return _wait_foreground(spawned.pid, spawned.pty_master)
+
+    # -- kill / delete / state -------------------------------------------------------------------
+
+    def kill(self, sig=signal.SIGTERM, all_processes=False):
+        """Signal the init (or, with all_processes, every process in its cgroups); sig is a
+        number or a name like 'KILL' or 'SIGTERM'."""
+        if isinstance(sig, str):
+            from pyrunc.names import parse_signal
+            sig = parse_signal(sig)
+        st = self.state
+        st.lock()
+        try:
+            st.load()
+            status = st.status()
+            if status in (STOPPED, CREATING) and not all_processes:
+                raise StateError("container not running")
+            if all_processes:
+                for pid in cgroups.pids(st.data.get("cgroup_paths", {})):
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+            if status not in (STOPPED, CREATING):
+                _signal_pid(st.pid, st.data.get("pid_start"), sig)
+        finally:
+            st.unlock()
+
+    def delete(self, force=False):
+        st = self.state
+        st.lock()
+        try:
+            st.load()
+            status = st.status()
+            if status in (RUNNING, PAUSED) and not force:
+                raise StateError(f"cannot delete container {self.id} that is not stopped: {status}")
+            if status == CREATING and not force and st.data.get("pid"):
+                raise StateError(f"cannot delete container {self.id} that is being created")
+            was_started = status in (RUNNING, PAUSED, STOPPED)
+            self._destroy()
+            if was_started:
+                from pyrunc import hooks
+                try:
+                    hooks.run_hooks(st.data.get("config", {}), "poststop",
+                                    dict(st.oci_state(), status=STOPPED))
+                except PyruncError as e:
+                    log.warning(str(e))
+        finally:
+            st.unlock()
+
+    def oci_state(self):
+        self.state.load()
+        return self.state.oci_state()
+
+
+def list_containers(root=state_mod.DEFAULT_ROOT):
+    """The state of every container under root (no locks taken: state.json is atomic)."""
+    result = []
+    for container_id in state_mod.list_ids(root):
+        try:
+            st = state_mod.ContainerState(root, container_id).load()
+        except PyruncError:
+            continue
+        result.append(st.oci_state())
+    return result
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _owner():
+    uid = os.getuid()
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                fields = line.split(":")
+                if len(fields) > 2 and fields[2] == str(uid):
+                    return fields[0]
+    except OSError:
+        pass
+    return str(uid)
+
+
+def _check_privileges(process):
+    """Refuse up front what this host will not grant, naming the field."""
+    from pyrunc import capabilities, names
+    import resource
+
+    plan = capabilities.CapabilityPlan(process.get("capabilities", {}),
+                                       warn=lambda m: log.warning(m))
+    missing = plan.missing_from(capabilities.own_bounding_set())
+    if missing:
+        raise ConfigError("process.capabilities",
+                          f"{', '.join(missing)} not in pyrunc's own bounding set on this host")
+    has_sys_resource = capabilities.own_bounding_set() & (1 << names.CAP_NUMBERS["CAP_SYS_RESOURCE"])
+    for i, rl in enumerate(process.get("rlimits", [])):
+        _soft, hard = resource.getrlimit(names.RLIMITS[rl["type"]])
+        if not has_sys_resource and hard != resource.RLIM_INFINITY and (
+                rl["hard"] > hard or rl["hard"] == resource.RLIM_INFINITY):
+            raise ConfigError(f"process.rlimits[{i}]",
+                              f"{rl['type']} hard limit {rl['hard']} is above the host's {hard} "
+                              "and pyrunc lacks CAP_SYS_RESOURCE")
+
+
+def _open_namespaces(paths):
+    """Open namespace files to join, user namespace first (it decides what the others allow)."""
+    opened = []
+    try:
+        for kind in sorted(paths, key=lambda k: k != "user"):
+            try:
+                fd = os.open(paths[kind], os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise ConfigError(f"linux.namespaces.{kind}.path",
+                                  f"{paths[kind]}: {e.strerror}") from None
+            opened.append((kind, fd))
+    except BaseException:
+        for _kind, fd in opened:
+            os.close(fd)
+        raise
+    return opened
+
+
+def _container_namespaces(pid, config):
+    """For exec: every namespace of the container's init that differs from ours."""
+    result = {}
+    for kind in config_mod.namespaces_of(config):
+        proc_name = NAMESPACES[kind][1]
+        path = f"/proc/{pid}/ns/{proc_name}"
+        try:
+            if os.stat(path).st_ino != os.stat(f"/proc/self/ns/{proc_name}").st_ino:
+                result[kind] = path
+        except FileNotFoundError:
+            continue
+    return result
+
+
+def _listen_fds():
+    try:
+        return int(os.environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return 0
+
+
+def _listen_env():
+    n = _listen_fds()
+    return [f"LISTEN_FDS={n}", "LISTEN_PID=1"] if n else []
+
+
+def _pidfd(pid):
+    from pyrunc import native
+    try:
+        return native.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+def _signal_pid(pid, start_time, sig):
+    """Signal through a pidfd taken after checking the start time: a recycled pid is safe."""
+    from pyrunc import native
+    pidfd = _pidfd(pid)
+    if pidfd is None:
+        return
+    try:
+        if state_mod.process_matches(pid, start_time):
+            native.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def _wait_gone(pid, start_time, timeout=10.0):
+    pidfd = _pidfd(pid)
+    if pidfd is None:
+        return
+    try:
+        select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+
+
+def _become_subreaper():
+    from pyrunc import native
+    native.prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _wait_foreground(pid, pty_master):
+    """Wait for pid (our child since we are a subreaper), forwarding signals; return its
+    exit status, 128+N when killed by signal N."""
+    forwarded = []
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in signal.valid_signals():
+        if sig in _NOT_FORWARDED:
+            continue
+        try:
+            forwarded.append((sig, signal.signal(sig, forward)))
+        except (OSError, ValueError):
+            continue
+    try:
+        if pty_master is None:
+            return _reap_until(pid, block=True)
+        from pyrunc.terminal import Relay
+        with Relay(pty_master) as relay:
+            signal.signal(signal.SIGWINCH, relay.resize)
+            while True:
+                status = _reap_until(pid, block=False)
+                if status is not None:
+                    relay.drain()
+                    return status
+                if not relay.pump(0.1):
+                    return _reap_until(pid, block=True)
+    finally:
+        for sig, old in forwarded:
+            signal.signal(sig, old)
+        if pty_master is not None:
+            os.close(pty_master)
+
+
+def _reap_until(pid, block):
+    """Reap children (orphans reparented to us too) until pid exits; its status or None."""
+    while True:
+        try:
+            reaped, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return 255
+        if reaped == 0:
+            return None
+        if reaped == pid:
+            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) \
+                else 128 + os.WTERMSIG(status)

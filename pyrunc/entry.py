@@ -1,0 +1,86 @@
+"""The `pyrunc` console script. Engines run pyrunc for every container (create, start, state,
+kill, delete, run), so those verbs are parsed here with a small table (pyrunc.cli_table) and
+go straight to the API; importing click alone would cost more than runc's whole start. Anything
+the table does not cover exactly (help, a typo, another verb) falls back to click, which gives
+the real usage messages."""
+import sys
+
+
+class _NotFast(Exception):
+    pass
+
+
+def parse(argv):
+    """Return (verb, global options, verb options) or raise _NotFast."""
+    from pyrunc.cli_table import COMMANDS, GLOBAL_OPTIONS
+
+    g = {}
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i = _take_option(argv, i, GLOBAL_OPTIONS, g)
+    if i >= len(argv) or argv[i] not in COMMANDS:
+        raise _NotFast()
+    verb = argv[i]
+    table, positional_names = COMMANDS[verb]
+    options = {}
+    positionals = []
+    i += 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            positionals.extend(argv[i + 1:])
+            break
+        if arg.startswith("-") and len(arg) > 1:
+            i = _take_option(argv, i, table, options)
+        else:
+            positionals.append(arg)
+            i += 1
+    required = [n for n in positional_names if not n.endswith("?")]
+    if not len(required) <= len(positionals) <= len(positional_names):
+        raise _NotFast()
+    for name, value in zip(positional_names, positionals):
+        options[name.rstrip("?")] = value
+    return verb, g, options
+
+
+def _take_option(argv, i, table, into):
+    arg = argv[i]
+    name, eq, value = arg.partition("=")
+    if name not in table:
+        raise _NotFast()
+    dest, takes_value, _repeatable = table[name]
+    if takes_value:
+        if not eq:
+            if i + 1 >= len(argv):
+                raise _NotFast()
+            value = argv[i + 1]
+            i += 1
+        into[dest] = value
+    else:
+        if eq:
+            raise _NotFast()
+        into[dest] = True
+    return i + 1
+
+
+def main():
+    argv = sys.argv[1:]
+    try:
+        verb, g, options = parse(argv)
+    except _NotFast:
+        from pyrunc.cli import main as click_main
+        return click_main(argv)
+    if g.get("log_format") not in (None, "text", "json") or not _ints_ok(options):
+        from pyrunc.cli import main as click_main
+        return click_main(argv)
+    from pyrunc.commands import run_verb
+    return run_verb(verb, g, options)
+
+
+def _ints_ok(options):
+    value = options.get("preserve_fds")
+    return value is None or value.isdigit()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""OCI hooks: each gets the container's state on stdin and may time out. Which process runs
+them, and when, follows config.md: prestart/createRuntime by the parent once the namespaces
+exist, createContainer in the init before pivot_root, startContainer in the init right before
+the user process, poststart by `start`, poststop by `delete`."""
+import json
+
+from pyrunc.errors import PyruncError
+
+
+class HookError(PyruncError):
+    pass
+
+
+def run_hooks(config, kind, state):
+    hooks = (config.get("hooks") or {}).get(kind) or []
+    if not hooks:
+        return
+    import subprocess  # only containers with hooks pay for this import
+
+    payload = json.dumps(state).encode()
+    for i, hook in enumerate(hooks):
+        args = hook.get("args") or [hook["path"]]
+        env = dict(e.split("=", 1) for e in hook.get("env") or [])
+        try:
+            result = subprocess.run(args, executable=hook["path"], input=payload, env=env,
+                                    capture_output=True, timeout=hook.get("timeout"))
+        except subprocess.TimeoutExpired:
+            raise HookError(f"hooks.{kind}[{i}] {hook['path']}: timed out after "
+                            f"{hook.get('timeout')}s") from None
+        except OSError as e:
+            raise HookError(f"hooks.{kind}[{i}] {hook['path']}: {e.strerror}") from None
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).decode(errors="replace").strip()
+            raise HookError(f"hooks.{kind}[{i}] {hook['path']}: exit status "
+                            f"{result.returncode}" + (f": {detail.splitlines()[-1]}" if detail else ""))

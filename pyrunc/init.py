@@ -1,0 +1,227 @@
+"""The child side of the init path (see protocol.py for the sequence): stage1 joins and creates
+namespaces and forks the init; the init builds the rootfs, becomes the container's process and,
+after `start` opens the exec fifo, execs it. `exec` runs the same stages with every namespace
+joined. Nothing here returns to the caller: each process ends in execve or os._exit.
+"""
+import os
+
+from pyrunc import native, process_setup, protocol
+from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWUSER, NAMESPACES
+
+
+class Plan:
+    """Everything the children need, prepared by the parent before fork (children inherit it)."""
+
+    def __init__(self, **fields):
+        self.config = {}
+        self.process = {}
+        self.bundle = ""
+        self.rootfs = ""
+        self.container_id = ""
+        self.new_flags = 0          # CLONE_NEW* to create
+        self.join = []              # [(type, fd)] namespaces to setns() into, user first
+        self.fifo_fd = -1           # O_PATH fd of the exec fifo (create only)
+        self.no_pivot = False
+        self.no_new_keyring = False
+        self.preserve_fds = 0
+        self.extra_env = []
+        self.cgroup_paths = {}
+        self.is_exec = False
+        self.close_fds = []         # the parent's fds the children must not keep (the lock)
+        self.__dict__.update(fields)
+
+    @property
+    def terminal(self):
+        return bool(self.process.get("terminal"))
+
+
+def stage1(plan, chan):
+    """First child: namespaces, then fork the init (or the exec'd process)."""
+    ctx = {"step": "loading modules"}
+    try:
+        _import_child_modules(plan)
+        for fd in plan.close_fds:
+            os.close(fd)  # the state lock, above all: our copy would keep it held
+        ctx["step"] = "joining namespaces"
+        for kind, fd in plan.join:
+            ctx["step"] = f"joining the {kind} namespace"
+            native.setns(fd, 0)
+            os.close(fd)
+        if plan.new_flags & CLONE_NEWUSER:
+            ctx["step"] = "creating the user namespace"
+            native.unshare(CLONE_NEWUSER)
+            chan.send(protocol.USERNS_READY)
+            chan.expect(protocol.USERNS_MAPPED)
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        rest = plan.new_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)
+        if rest:
+            ctx["step"] = "creating namespaces"
+            native.unshare(rest)
+        offsets = plan.config.get("linux", {}).get("timeOffsets")
+        if offsets:
+            ctx["step"] = "setting time offsets"
+            with open("/proc/self/timens_offsets", "w") as f:
+                for clock, off in offsets.items():
+                    f.write(f"{clock} {off.get('secs', 0)} {off.get('nanosecs', 0)}\n")
+        ctx["step"] = "forking the init"
+        pid = os.fork()
+        if pid == 0:
+            (run_exec_process if plan.is_exec else run_init)(plan, chan)
+        try:
+            chan.send(protocol.INIT_PID, pid=pid)
+        except OSError:
+            os.kill(pid, 9)  # the parent is gone: do not leave the init behind
+            raise
+        os._exit(0)
+    except BaseException as e:  # noqa: B036 - the child must report whatever happened
+        _report(chan, ctx, e)
+        os._exit(1)
+
+
+def run_init(plan, chan):
+    """The container's pid 1 until it execs the user's process."""
+    from pyrunc import hooks, rootfs
+
+    ctx = {"step": "waiting for the parent"}
+    try:
+        chan.expect(protocol.CONTINUE)
+        config = plan.config
+        if plan.new_flags & CLONE_NEWCGROUP:
+            ctx["step"] = "creating the cgroup namespace"
+            native.unshare(CLONE_NEWCGROUP)  # after the parent put us in our cgroup
+        if not plan.terminal:
+            os.setsid()
+        if not plan.no_new_keyring:
+            ctx["step"] = "joining a session keyring"
+            _join_keyring(plan.container_id)
+        ctx["step"] = "mounting the rootfs"
+        rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
+                                    or _joined(plan, "user"), bool(plan.new_flags & CLONE_NEWCGROUP),
+                                    plan.cgroup_paths)
+        root_fd = rootfs.prepare(config, rctx)
+        ctx["step"] = "createContainer hooks"
+        hooks.run_hooks(config, "createContainer", _hook_state(plan, "created"))
+        ctx["step"] = "pivot_root" if not plan.no_pivot else "chroot"
+        rootfs.pivot(root_fd, plan.no_pivot)
+        os.close(root_fd)
+        if config.get("hostname"):
+            ctx["step"] = "sethostname"
+            native.sethostname(config["hostname"])
+        if config.get("domainname"):
+            ctx["step"] = "setdomainname"
+            native.setdomainname(config["domainname"])
+        for key, value in config.get("linux", {}).get("sysctl", {}).items():
+            ctx["step"] = f"sysctl {key}"
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
+        if plan.terminal:
+            ctx["step"] = "terminal"
+            slave = _terminal(plan, chan)
+            rootfs.bind_console(slave)
+        ctx["step"] = "read-only and masked paths"
+        rootfs.finish(config)
+        prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
+                                       plan.extra_env)
+        ctx["step"] = "reporting ready"
+        chan.send(protocol.READY)
+        chan.close()
+    except BaseException as e:  # noqa: B036
+        _report(chan, ctx, e)
+        os._exit(1)
+    try:
+        # Blocks until `start` opens the fifo for reading.
+        fd = os.open(f"/proc/self/fd/{plan.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fd, b"0")
+        os.close(fd)
+        os.close(plan.fifo_fd)
+        hooks.run_hooks(config, "startContainer", _hook_state(plan, "running"))
+        process_setup.exec_now(prepared, plan.preserve_fds)
+    except BaseException as e:  # noqa: B036 - nobody listens any more: stderr is all we have
+        os.write(2, f"pyrunc init: {_describe(e)}\n".encode())
+    os._exit(127)
+
+
+def run_exec_process(plan, chan):
+    """A process started by `exec` inside a running container."""
+    ctx = {"step": "waiting for the parent"}
+    try:
+        chan.expect(protocol.CONTINUE)
+        if plan.terminal:
+            ctx["step"] = "terminal"
+            _terminal(plan, chan)
+        else:
+            os.setsid()
+        prepared = process_setup.apply(plan.process, plan.config.get("linux", {}).get("seccomp"),
+                                       ctx, plan.extra_env)
+        chan.send(protocol.READY)
+        ctx["step"] = "exec"
+        # The channel is close-on-exec: the parent reads EOF when execve succeeds.
+        process_setup.exec_now(prepared, plan.preserve_fds)
+    except BaseException as e:  # noqa: B036
+        _report(chan, ctx, e)
+    os._exit(1)
+
+
+def _import_child_modules(plan):
+    """Import now what the children use later: after setns(mnt) or pivot_root, pyrunc's own
+    files are no longer in reach."""
+    import prctl  # noqa: F401
+    from pyrunc import hooks, rootfs, terminal  # noqa: F401
+    if (plan.config.get("hooks") or {}):
+        import subprocess  # noqa: F401
+
+
+def _terminal(plan, chan):
+    from pyrunc import terminal
+
+    master, slave = terminal.make_pty(plan.process.get("consoleSize"))
+    chan.send(protocol.PTY_MASTER, fds=[master])
+    os.close(master)
+    return slave
+
+
+def _join_keyring(container_id):
+    try:
+        native.join_session_keyring(f"_ses.{container_id}")
+    except OSError as e:
+        if e.errno not in (38, 13, 1):  # ENOSYS, EACCES, EPERM: keyrings unavailable here
+            raise
+
+
+def _joined(plan, kind):
+    return any(k == kind for k, _fd in plan.join)
+
+
+def _hook_state(plan, status):
+    return {"ociVersion": "1.0.2", "id": plan.container_id, "status": status,
+            "pid": os.getpid(), "bundle": plan.bundle,
+            "annotations": plan.config.get("annotations") or {}}
+
+
+def _describe(exc):
+    if isinstance(exc, OSError):
+        text = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) not in text:
+            text += f": {exc.filename}"
+        return text
+    return str(exc) or type(exc).__name__
+
+
+def _report(chan, ctx, exc):
+    if isinstance(exc, protocol.ChannelClosed):
+        return  # the parent is gone: nobody to tell
+    try:
+        chan.send(protocol.ERROR, step=ctx.get("step", "?"), errno=getattr(exc, "errno", 0) or 0,
+                  message=_describe(exc))
+    except OSError:
+        pass
+
+
+def namespace_flags(namespaces):
+    """CLONE_NEW* flags of the namespaces to create (those without a path)."""
+    flags = 0
+    for kind, path in namespaces.items():
+        if not path:
+            flags |= NAMESPACES[kind][0]
+    return flags

@@ -1,0 +1,156 @@
+"""Facade over the cffi extension pyrunc._native: each call returns a Python value or raises
+OSError with the kernel's errno, so callers never look at -1 and errno themselves."""
+import os
+
+from pyrunc import _native
+
+_ffi = _native.ffi
+_lib = _native.lib
+
+# openat2 resolve flags (linux/openat2.h)
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+# mount_setattr attributes (linux/mount.h)
+MOUNT_ATTR_RDONLY = 0x00000001
+MOUNT_ATTR_NOSUID = 0x00000002
+MOUNT_ATTR_NODEV = 0x00000004
+MOUNT_ATTR_NOEXEC = 0x00000008
+
+CLOSE_RANGE_CLOEXEC = 1 << 2
+
+
+def _check(ret, what, path=None):
+    if ret < 0:
+        err = _ffi.errno
+        raise OSError(err, f"{what}: {os.strerror(err)}", path)
+    return ret
+
+
+def _b(value):
+    if value is None:
+        return _ffi.NULL
+    return value.encode() if isinstance(value, str) else value
+
+
+def unshare(flags):
+    _check(_lib.unshare(flags), "unshare")
+
+
+def setns(fd, nstype=0):
+    _check(_lib.setns(fd, nstype), "setns")
+
+
+def mount(source, target, fstype, flags=0, data=None):
+    _check(_lib.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), "mount", target)
+
+
+def umount2(target, flags=0):
+    _check(_lib.umount2(_b(target), flags), "umount", target)
+
+
+def pivot_root(new_root, put_old):
+    _check(_lib.pr_pivot_root(_b(new_root), _b(put_old)), "pivot_root", new_root)
+
+
+def openat2(dirfd, path, flags, mode=0, resolve=0):
+    return _check(_lib.pr_openat2(dirfd, _b(path), flags | os.O_CLOEXEC, mode, resolve), "openat2", path)
+
+
+def close_range(first, last=0xFFFFFFFF, flags=0):
+    _check(_lib.pr_close_range(first, last, flags), "close_range")
+
+
+def mount_setattr(dirfd, path, attr_set=0, attr_clr=0, propagation=0, recursive=False, flags=0):
+    _check(_lib.pr_mount_setattr(dirfd, _b(path), flags, attr_set, attr_clr, propagation,
+                                 1 if recursive else 0), "mount_setattr", path)
+
+
+def sethostname(name):
+    raw = name.encode()
+    _check(_lib.sethostname(raw, len(raw)), "sethostname")
+
+
+def setdomainname(name):
+    raw = name.encode()
+    _check(_lib.setdomainname(raw, len(raw)), "setdomainname")
+
+
+def capget():
+    """Return (effective, permitted, inheritable) as 64-bit masks."""
+    sets = [_ffi.new("unsigned int[2]") for _ in range(3)]
+    _check(_lib.pr_capget(*sets), "capget")
+    return tuple(s[0] | (s[1] << 32) for s in sets)
+
+
+def capset(effective, permitted, inheritable):
+    sets = [_ffi.new("unsigned int[2]", [m & 0xFFFFFFFF, m >> 32])
+            for m in (effective, permitted, inheritable)]
+    _check(_lib.pr_capset(*sets), "capset")
+
+
+def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
+    return _check(_lib.prctl(option, arg2, arg3, arg4, arg5), "prctl")
+
+
+def join_session_keyring(name):
+    _check(_lib.pr_keyctl_join_session(_b(name)), "keyctl join session keyring")
+
+
+def pidfd_open(pid):
+    return _check(_lib.pr_pidfd_open(pid, 0), "pidfd_open")
+
+
+def pidfd_send_signal(pidfd, sig):
+    _check(_lib.pr_pidfd_send_signal(pidfd, sig, 0), "pidfd_send_signal")
+
+
+class SeccompFilter:
+    """A libseccomp filter context: add rules, then load() it into the calling process."""
+
+    def __init__(self, default_action):
+        self._ctx = _lib.pr_seccomp_init(default_action)
+        if self._ctx == _ffi.NULL:
+            raise OSError(22, "seccomp_init failed (bad default action?)")
+
+    def add_arch(self, name):
+        _check(_lib.pr_seccomp_arch_add(self._ctx, _b(name)), f"seccomp arch {name}")
+
+    def set_attr(self, attr, value):
+        _check(_lib.pr_seccomp_set_flag(self._ctx, attr, value), "seccomp attribute")
+
+    def add_rule(self, action, syscall, args=()):
+        """args: sequence of (index, op, value, value_two) tuples."""
+        n = len(args)
+        index = _ffi.new("unsigned int[]", [a[0] for a in args] or [0])
+        ops = _ffi.new("int[]", [a[1] for a in args] or [0])
+        values = _ffi.new("unsigned long long[]", [a[2] for a in args] or [0])
+        values_two = _ffi.new("unsigned long long[]", [a[3] for a in args] or [0])
+        _check(_lib.pr_seccomp_rule_add(self._ctx, action, _b(syscall), n, index, ops, values,
+                                        values_two), f"seccomp rule for {syscall}")
+
+    def load(self):
+        _check(_lib.pr_seccomp_load(self._ctx), "seccomp_load")
+
+    def notify_fd(self):
+        return _check(_lib.pr_seccomp_notify_fd(self._ctx), "seccomp notify fd")
+
+    def release(self):
+        if self._ctx is not None:
+            _lib.pr_seccomp_release(self._ctx)
+            self._ctx = None
+
+
+def seccomp_syscall_known(name):
+    return bool(_lib.pr_seccomp_syscall_known(_b(name)))
+
+
+def seccomp_action_errno(err):
+    return _lib.pr_seccomp_action_errno(err)
+
+
+def seccomp_action_trace(msg):
+    return _lib.pr_seccomp_action_trace(msg)

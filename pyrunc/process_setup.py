@@ -1,0 +1,137 @@
+"""Turning the current (forked) process into config.process, for the container's init and for
+`exec` alike: rlimits, oom score, umask, no_new_privs, seccomp, user and groups, capabilities,
+cwd, environment, the executable found on the container's PATH, and the final execve."""
+import errno
+import os
+import resource
+
+from pyrunc import capabilities, native, names, seccomp as seccomp_mod
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Prepared:
+    """What is left to do at the last moment: the executable, its argv and env."""
+
+    __slots__ = ("path", "args", "env", "seccomp_late")
+
+    def __init__(self, path, args, env, seccomp_late):
+        self.path = path
+        self.args = args
+        self.env = env
+        self.seccomp_late = seccomp_late
+
+
+def set_step(ctx, step):
+    """Record the step in ctx (a dict the child's error report reads)."""
+    ctx["step"] = step
+
+
+def apply(process, seccomp, ctx, extra_env=()):
+    """Apply everything but the execve; return Prepared. ctx['step'] names the current step."""
+    set_step(ctx, "rlimits")
+    for rl in process.get("rlimits", []):
+        try:
+            resource.setrlimit(names.RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
+        except (ValueError, OSError) as e:
+            raise OSError(errno.EPERM, f"{rl['type']} {rl['soft']}:{rl['hard']}: {e}"
+                          " (above the host's hard limit, and pyrunc lacks CAP_SYS_RESOURCE?)")
+    if process.get("oomScoreAdj") is not None:
+        set_step(ctx, "oomScoreAdj")
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(process["oomScoreAdj"]))
+    user = process.get("user", {})
+    os.umask(user.get("umask", 0o022))
+    env = list(process.get("env", [])) + list(extra_env)
+    nnp = bool(process.get("noNewPrivileges"))
+    if nnp:
+        set_step(ctx, "noNewPrivileges")
+        import prctl
+        prctl.set_no_new_privs(1)
+    elif seccomp:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+        set_step(ctx, "seccomp")
+        seccomp_mod.load(seccomp)
+    set_step(ctx, "capabilities")
+    caps = capabilities.CapabilityPlan(process.get("capabilities", {}))
+    caps.drop_bounding()
+    set_step(ctx, "user")
+    _switch_user(user)
+    set_step(ctx, "capabilities")
+    caps.apply_sets()
+    set_step(ctx, "cwd")
+    os.chdir(process.get("cwd", "/"))
+    set_step(ctx, "executable")
+    env = _with_home(env, user.get("uid", 0))
+    path = find_executable(process["args"][0], env)
+    return Prepared(path, process["args"], env, seccomp if nnp else None)
+
+
+def _switch_user(user):
+    import prctl
+
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    groups = user.get("additionalGids") or []
+    prctl.set_keepcaps(True)
+    if _setgroups_allowed():
+        os.setgroups(groups)
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    prctl.set_keepcaps(False)
+
+
+def _setgroups_allowed():
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() != "deny"
+    except OSError:
+        return True
+
+
+def _with_home(env, uid):
+    """Set HOME from the container's /etc/passwd when the config does not (runc does too)."""
+    if any(e.startswith("HOME=") for e in env):
+        return env
+    home = "/"
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    home = fields[5] or "/"
+                    break
+    except OSError:
+        pass
+    return env + [f"HOME={home}"]
+
+
+def find_executable(name, env):
+    """PATH lookup with the container's environment; raises a clear OSError if not found."""
+    if "/" in name:
+        if not os.access(name, os.X_OK):
+            raise OSError(errno.ENOENT if not os.path.exists(name) else errno.EACCES,
+                          f"exec {name!r}: " + ("no such file" if not os.path.exists(name)
+                                                else "permission denied"))
+        return name
+    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise OSError(errno.ENOENT, f"exec {name!r}: executable file not found in $PATH")
+
+
+def exec_now(prepared, preserve_fds):
+    """The last steps: late seccomp, close every fd past stdio and the preserved ones, execve."""
+    if prepared.seccomp_late:
+        seccomp_mod.load(prepared.seccomp_late)
+    native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
+    os.execve(prepared.path, prepared.args, _env_dict(prepared.env))
+
+
+def _env_dict(env):
+    result = {}
+    for entry in env:
+        key, _, value = entry.partition("=")
+        result[key] = value
+    return result

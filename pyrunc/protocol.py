@@ -1,0 +1,127 @@
+"""Every message between pyrunc (the parent) and the processes it forks, and the order they go.
+
+The channel is a SOCK_SEQPACKET socketpair: one JSON object a packet, file descriptors riding
+along with SCM_RIGHTS. A child that fails sends ERROR with the step it was in and the errno;
+the parent raises InitError with that text (it never guesses from an exit status). If the
+parent dies, the child reads end-of-file and exits, so a killed `create` leaves no init behind
+until the parent has recorded the init's pid in state.json.
+
+create / run (the init path)
+
+  parent                                  stage1 (fork 1)                init (fork 2, pid 1)
+  ------                                  ---------------                --------------------
+  validate config, make state dir,
+  exec fifo, cgroup dirs; open ns paths
+  fork ─────────────────────────────────▶ setns() into joined namespaces
+                                          unshare(CLONE_NEWUSER)?
+        ◀──────────────── USERNS_READY    (only with a new user ns)
+  write uid_map / gid_map
+        ──────────────── USERNS_MAPPED ─▶ unshare(other new namespaces)
+                                          write time offsets
+                                          fork ────────────────────────▶ (blocked on channel)
+        ◀──────────────── INIT_PID {pid}  exit 0
+  record pid in state.json, join pid to
+  the container's cgroups, run
+  prestart / createRuntime hooks
+        ──────────────── CONTINUE ─────────────────────────────────────▶ unshare(CLONE_NEWCGROUP)?
+                                                                         mounts, devices,
+                                                                         createContainer hooks
+                                                                         pivot_root, hostname,
+                                                                         sysctl, console
+        ◀──────────────────────────────────────────────── PTY_MASTER     (terminal: fd attached)
+                                                                         rlimits, user, caps,
+                                                                         executable looked up
+        ◀──────────────────────────────────────────────── READY          close channel
+  state `created`, pid file, exit                                        open exec fifo: blocks
+  (run: start at once, then wait)
+  start: open fifo, read 1 byte ─────────────────────────────────────▶  write 1 byte, seccomp,
+                                                                         execve(process)
+
+exec follows the same path with the container's namespaces all joined: stage1 setns()es into
+them and forks the process; the process joins the cgroups (via the parent), sets itself up as
+the init does, sends READY and execs; the channel is close-on-exec, so the parent seeing EOF
+after READY knows the execve succeeded, and ERROR if it did not.
+"""
+import array
+import json
+import os
+import socket
+
+USERNS_READY = "userns-ready"
+USERNS_MAPPED = "userns-mapped"
+INIT_PID = "init-pid"
+CONTINUE = "continue"
+PTY_MASTER = "pty-master"
+READY = "ready"
+ERROR = "error"
+
+# Where a SIGKILL of the parent may be injected (PYRUNC_TEST_KILL_AT=<step>) by the fault tests.
+PARENT_STEPS = ("state-dir", "forked", "init-pid", "cgroup-joined", "continued", "ready",
+                "state-written")
+
+
+class ChannelClosed(Exception):
+    """The other end went away (the peer exited or exec'd)."""
+
+
+class Channel:
+    """One end of the parent/child socketpair."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    @classmethod
+    def pair(cls):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        return cls(a), cls(b)
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def send(self, kind, fds=(), **fields):
+        fields["type"] = kind
+        data = json.dumps(fields).encode()
+        if fds:
+            self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                        array.array("i", fds))])
+        else:
+            self.sock.send(data)
+
+    def recv(self):
+        """Return (message dict, [fds]); raise ChannelClosed at end of file."""
+        fds = array.array("i")
+        data, ancdata, _flags, _addr = self.sock.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[:len(payload) - (len(payload) % fds.itemsize)])
+        if not data:
+            raise ChannelClosed()
+        return json.loads(data), list(fds)
+
+    def expect(self, kind):
+        """Receive the next message, which must be `kind` (an ERROR raises InitError)."""
+        message, fds = self.recv()
+        raise_if_error(message)
+        if message["type"] != kind:
+            raise ProtocolError(f"expected {kind}, got {message['type']}")
+        return message, fds
+
+    def close(self):
+        self.sock.close()
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def raise_if_error(message):
+    if message.get("type") == ERROR:
+        from pyrunc.errors import InitError
+        raise InitError(message.get("step", "?"), message.get("message", ""),
+                        message.get("errno", 0))
+
+
+def checkpoint(step):
+    """Fault injection for tests: SIGKILL ourselves at `step` if PYRUNC_TEST_KILL_AT names it."""
+    if os.environ.get("PYRUNC_TEST_KILL_AT") == step:
+        os.kill(os.getpid(), 9)

@@ -1,0 +1,257 @@
+"""The container's root filesystem, set up by the init inside its new mount namespace:
+propagation, config mounts (resolved inside the rootfs), /dev, pivot_root (or move + chroot),
+masked and read-only paths, a read-only root."""
+import os
+
+from pyrunc import cgroups, devices, native, safepath
+from pyrunc.mountopts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
+                              MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, PROPAGATION,
+                              REMOUNT_FLAGS, parse_options)
+
+# statvfs bits of flags a user namespace locks on a mount: a remount must keep them.
+_LOCKED = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+           (os.ST_RDONLY, MS_RDONLY))
+
+
+class RootfsContext:
+    """What the rootfs setup needs to know besides config.json."""
+
+    def __init__(self, bundle, rootfs, in_user_ns, new_cgroup_ns, cgroup_paths):
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.in_user_ns = in_user_ns
+        self.new_cgroup_ns = new_cgroup_ns
+        self.cgroup_paths = cgroup_paths
+
+
+def prepare(config, ctx):
+    """Everything before pivot_root. Returns an O_PATH fd of the rootfs."""
+    linux = config.get("linux", {})
+    propagation = linux.get("rootfsPropagation")
+    # Keep the host's mounts from seeing ours (unless the config asks for shared).
+    native.mount(None, "/", None, PROPAGATION.get(propagation, MS_SLAVE | MS_REC))
+    _make_parent_private(ctx.rootfs)
+    # pivot_root needs the new root to be a mount point.
+    native.mount(ctx.rootfs, ctx.rootfs, None, MS_BIND | MS_REC)
+    root_fd = os.open(ctx.rootfs, safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    dev_is_tmpfs = False
+    for m in config.get("mounts", []):
+        mount_one(root_fd, m, ctx)
+        if m["destination"].rstrip("/") == "/dev" and not parse_options(
+                m.get("options", [])).is_bind and m.get("type") != "bind":
+            dev_is_tmpfs = True
+    if dev_is_tmpfs:
+        devices.create_devices(root_fd, devices.default_devices(), ctx.in_user_ns)
+    devices.create_devices(root_fd, linux.get("devices", []), ctx.in_user_ns)
+    if dev_is_tmpfs:
+        devices.create_symlinks(root_fd)
+    cwd = config.get("process", {}).get("cwd", "/")
+    safepath.mkdir_in_root(root_fd, cwd, 0o755)
+    return root_fd
+
+
+def _make_parent_private(path):
+    """pivot_root refuses a new root whose parent mount is shared: make it private."""
+    best = ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mountpoint = line.split()[4]
+            if (path == mountpoint or path.startswith(mountpoint.rstrip("/") + "/")) \
+                    and len(mountpoint) > len(best):
+                best = mountpoint
+    if best and "shared:" in _optional_fields(best):
+        native.mount(None, best, None, PROPAGATION["private"])
+
+
+def _optional_fields(mountpoint):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split(" - ")[0].split()
+            if fields[4] == mountpoint:
+                return " ".join(fields[6:])
+    return ""
+
+
+def mount_one(root_fd, m, ctx):
+    """Mount one entry of config.mounts inside the rootfs."""
+    opts = parse_options(m.get("options", []))
+    kind = m.get("type") or ""
+    destination = m["destination"]
+    if kind == "cgroup":
+        _mount_cgroup(root_fd, destination, opts, ctx)
+        return
+    if opts.is_bind or kind == "bind":
+        source = m["source"]
+        if not source.startswith("/"):
+            source = os.path.join(ctx.bundle, source)
+        is_dir = os.path.isdir(source)  # raises nothing: a missing source fails in mount
+        if not os.path.exists(source):
+            raise FileNotFoundError(2, f"bind source {source} does not exist", source)
+        target = safepath.make_target(root_fd, destination, is_dir)
+        try:
+            native.mount(source, safepath.fd_path(target), None,
+                         MS_BIND | (opts.flags & MS_REC))
+        finally:
+            os.close(target)
+        if opts.flags & REMOUNT_FLAGS:
+            _remount(root_fd, destination, opts.flags & REMOUNT_FLAGS)
+    else:
+        target = safepath.make_target(root_fd, destination, True)
+        try:
+            native.mount(m.get("source") or kind, safepath.fd_path(target), kind,
+                         opts.flags & ~MS_REC, opts.data or None)
+        finally:
+            os.close(target)
+    _set_propagation(root_fd, destination, opts.propagation)
+
+
+def _remount(root_fd, path, flags):
+    """Apply flags to the mount now at path (a fresh lookup sees the new mount, not the one
+    underneath), keeping what the kernel locks in a user namespace."""
+    fd = safepath.open_in_root(root_fd, path)
+    try:
+        where = safepath.fd_path(fd)
+        current = os.statvfs(where).f_flag
+        for st_bit, ms_bit in _LOCKED:
+            if current & st_bit and ms_bit != MS_RDONLY:
+                flags |= ms_bit
+        native.mount(None, where, None, MS_BIND | MS_REMOUNT | flags)
+    finally:
+        os.close(fd)
+
+
+def _set_propagation(root_fd, path, propagation):
+    for flag in propagation:
+        fd = safepath.open_in_root(root_fd, path)
+        try:
+            native.mount(None, safepath.fd_path(fd), None, flag)
+        finally:
+            os.close(fd)
+
+
+def _mount_cgroup(root_fd, destination, opts, ctx):
+    """/sys/fs/cgroup: a tmpfs with one mount per host hierarchy. With a new cgroup namespace
+    each is a fresh cgroup mount (its root is the container's cgroup); without one, the
+    container's own cgroup directories are bind-mounted."""
+    readonly = opts.flags & MS_RDONLY
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    hierarchies = cgroups.hierarchies()
+    unified_only = len(hierarchies) == 1 and hierarchies[0].fstype == "cgroup2"
+    if unified_only:
+        _mount_hierarchy(root_fd, destination, hierarchies[0], flags | readonly, ctx)
+        return
+    target = safepath.make_target(root_fd, destination, True)
+    try:
+        native.mount("tmpfs", safepath.fd_path(target), "tmpfs", flags, "mode=755")
+    finally:
+        os.close(target)
+    for h in hierarchies:
+        name = os.path.basename(h.mountpoint)
+        _mount_hierarchy(root_fd, f"{destination}/{name}", h, flags | readonly, ctx)
+        if "," in name:  # co-mounted controllers: cpu -> cpu,cpuacct, as on the host
+            for part in name.split(","):
+                parent = safepath.open_in_root(root_fd, destination,
+                                               safepath.O_PATH | os.O_DIRECTORY)
+                try:
+                    os.symlink(name, part, dir_fd=parent)
+                except FileExistsError:
+                    pass
+                finally:
+                    os.close(parent)
+    if readonly:
+        _remount(root_fd, destination, MS_RDONLY | flags)
+
+
+def _mount_hierarchy(root_fd, path, h, flags, ctx):
+    target = safepath.make_target(root_fd, path, True)
+    try:
+        where = safepath.fd_path(target)
+        if ctx.new_cgroup_ns:
+            native.mount("cgroup", where, h.fstype, flags, ",".join(h.options) or None)
+        else:
+            native.mount(ctx.cgroup_paths.get(h.key, h.mountpoint), where, None, MS_BIND)
+            if flags & MS_RDONLY:
+                _remount(root_fd, path, flags)
+    finally:
+        os.close(target)
+
+
+def pivot(root_fd, no_pivot):
+    """Make the rootfs the container's /. pivot_root detaches the host's tree entirely;
+    --no-pivot only moves the rootfs over / and chroots (the host tree stays underneath)."""
+    if no_pivot:
+        os.fchdir(root_fd)
+        native.mount(".", "/", None, MS_MOVE)
+        os.chroot(".")
+        os.chdir("/")
+        return
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(root_fd)
+        # pivot_root(".", "."): the old root ends up stacked on the new one at "/", where
+        # it can be detached without needing a put_old directory inside the image.
+        native.pivot_root(".", ".")
+        os.fchdir(old_root)
+        native.mount(None, ".", None, MS_SLAVE | MS_REC)  # unmounting must not reach the host
+        native.umount2(".", MNT_DETACH)
+    finally:
+        os.close(old_root)
+    os.chdir("/")
+
+
+def finish(config):
+    """After pivot_root: masked paths, read-only paths, the read-only root, propagation."""
+    linux = config.get("linux", {})
+    root_fd = os.open("/", safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in linux.get("maskedPaths", []):
+            _mask(root_fd, path)
+        for path in linux.get("readonlyPaths", []):
+            _make_readonly(root_fd, path)
+        if config.get("root", {}).get("readonly"):
+            _remount(root_fd, "/", MS_RDONLY)
+        propagation = linux.get("rootfsPropagation")
+        if propagation:
+            native.mount(None, "/", None, PROPAGATION[propagation])
+    finally:
+        os.close(root_fd)
+
+
+def _mask(root_fd, path):
+    try:
+        fd = safepath.open_in_root(root_fd, path)
+    except FileNotFoundError:
+        return
+    try:
+        where = safepath.fd_path(fd)
+        if os.path.isdir(where):
+            native.mount("tmpfs", where, "tmpfs", MS_RDONLY, None)
+        else:
+            native.mount("/dev/null", where, None, MS_BIND)
+    finally:
+        os.close(fd)
+
+
+def _make_readonly(root_fd, path):
+    try:
+        fd = safepath.open_in_root(root_fd, path)
+    except FileNotFoundError:
+        return
+    try:
+        native.mount(safepath.fd_path(fd), safepath.fd_path(fd), None, MS_BIND | MS_REC)
+    finally:
+        os.close(fd)
+    _remount(root_fd, path, MS_RDONLY)
+
+
+def bind_console(slave_path):
+    """Bind the terminal's slave over /dev/console, as runc does."""
+    root_fd = os.open("/", safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        target = safepath.make_target(root_fd, "/dev/console", False)
+        try:
+            native.mount(slave_path, safepath.fd_path(target), None, MS_BIND)
+        finally:
+            os.close(target)
+    finally:
+        os.close(root_fd)

@@ -1,0 +1,76 @@
+"""Paths inside the container's root, resolved by the kernel so a symlink cannot lead out.
+
+Every lookup goes through openat2(RESOLVE_IN_ROOT): '..' and absolute symlinks are clamped to
+the rootfs, so a hostile image that makes /proc a link to /etc/ on the host still mounts inside
+its own tree. Mounts then target /proc/self/fd/N of the opened O_PATH fd, so the path cannot be
+swapped between the check and the mount.
+"""
+import errno
+import os
+
+from pyrunc import native
+
+O_PATH = getattr(os, "O_PATH", 0o10000000)
+_RESOLVE = native.RESOLVE_IN_ROOT | native.RESOLVE_NO_MAGICLINKS
+
+
+def open_in_root(root_fd, path, flags=O_PATH):
+    """Open path (absolute or relative) inside the tree of root_fd; return an fd."""
+    return native.openat2(root_fd, path.lstrip("/") or ".", flags, 0, _RESOLVE)
+
+
+def make_target(root_fd, path, is_dir, mode=0o755):
+    """Create the mount point path inside root_fd (a directory, or an empty file); return an
+    O_PATH fd of it, resolved inside the root."""
+    path = "/" + path.strip("/")
+    parent, _, name = path.rpartition("/")
+    try:
+        return open_in_root(root_fd, path)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise
+    mkdir_in_root(root_fd, parent, mode)
+    parent_fd = open_in_root(root_fd, parent or "/", O_PATH | os.O_DIRECTORY)
+    try:
+        if is_dir:
+            try:
+                os.mkdir(name, mode, dir_fd=parent_fd)
+            except FileExistsError:
+                pass
+        else:
+            try:
+                fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW,
+                             0o644, dir_fd=parent_fd)
+                os.close(fd)
+            except FileExistsError:
+                pass
+    finally:
+        os.close(parent_fd)
+    return open_in_root(root_fd, path)
+
+
+def mkdir_in_root(root_fd, path, mode):
+    """mkdir -p inside the root; each prefix is re-resolved inside the root (symlinks clamped)."""
+    prefix = ""
+    for part in [p for p in path.split("/") if p]:
+        prefix += "/" + part
+        try:
+            fd = open_in_root(root_fd, prefix, O_PATH | os.O_DIRECTORY)
+            os.close(fd)
+            continue
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise
+        parent, _, name = prefix.rpartition("/")
+        parent_fd = open_in_root(root_fd, parent or "/", O_PATH | os.O_DIRECTORY)
+        try:
+            os.mkdir(name, mode, dir_fd=parent_fd)
+        except FileExistsError:
+            pass
+        finally:
+            os.close(parent_fd)
+
+
+def fd_path(fd):
+    """The magic link naming an open fd, usable as a mount source or target."""
+    return f"/proc/self/fd/{fd}"

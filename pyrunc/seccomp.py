@@ -1,0 +1,93 @@
+"""linux.seccomp: validation of the profile, and loading it through libseccomp (native/)."""
+import errno as errno_mod
+
+from pyrunc.errors import ConfigError
+
+ACTIONS = {
+    "SCMP_ACT_KILL": 0x00000000,
+    "SCMP_ACT_KILL_THREAD": 0x00000000,
+    "SCMP_ACT_KILL_PROCESS": 0x80000000,
+    "SCMP_ACT_TRAP": 0x00030000,
+    "SCMP_ACT_ERRNO": None,     # needs errnoRet
+    "SCMP_ACT_TRACE": None,     # needs errnoRet (the trace message)
+    "SCMP_ACT_LOG": 0x7FFC0000,
+    "SCMP_ACT_ALLOW": 0x7FFF0000,
+    "SCMP_ACT_NOTIFY": 0x7FC00000,
+}
+OPERATORS = {
+    "SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
+    "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7,
+}
+# SECCOMP_FILTER_FLAG_* -> libseccomp filter attribute
+FLAG_ATTRS = {
+    "SECCOMP_FILTER_FLAG_TSYNC": 4,
+    "SECCOMP_FILTER_FLAG_LOG": 6,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,
+}
+ATTR_CTL_NNP = 3
+
+
+def validate_seccomp(seccomp):
+    field = "linux.seccomp"
+    _action(seccomp.get("defaultAction"), seccomp.get("defaultErrnoRet"), f"{field}.defaultAction")
+    for flag in seccomp.get("flags") or []:
+        if flag not in FLAG_ATTRS:
+            raise ConfigError(f"{field}.flags", f"unknown or unsupported flag {flag!r}")
+    for arch in seccomp.get("architectures") or []:
+        if not isinstance(arch, str) or not arch.startswith("SCMP_ARCH_"):
+            raise ConfigError(f"{field}.architectures", f"unknown architecture {arch!r}")
+    for i, rule in enumerate(seccomp.get("syscalls") or []):
+        where = f"{field}.syscalls[{i}]"
+        if not isinstance(rule.get("names"), list) or not rule["names"]:
+            raise ConfigError(f"{where}.names", "must list at least one syscall")
+        _action(rule.get("action"), rule.get("errnoRet"), f"{where}.action")
+        for j, arg in enumerate(rule.get("args") or []):
+            if arg.get("op") not in OPERATORS:
+                raise ConfigError(f"{where}.args[{j}].op", f"unknown operator {arg.get('op')!r}")
+            if not isinstance(arg.get("index"), int) or not 0 <= arg["index"] < 6:
+                raise ConfigError(f"{where}.args[{j}].index", "must be 0 to 5")
+
+
+def _action(name, errno_ret, field):
+    if name not in ACTIONS:
+        raise ConfigError(field, f"unknown action {name!r}")
+    if name == "SCMP_ACT_NOTIFY":
+        raise ConfigError(field, "SCMP_ACT_NOTIFY is not supported yet")
+    if name == "SCMP_ACT_ERRNO":
+        from pyrunc import native
+        return native.seccomp_action_errno(errno_mod.EPERM if errno_ret is None else errno_ret)
+    if name == "SCMP_ACT_TRACE":
+        from pyrunc import native
+        return native.seccomp_action_trace(errno_mod.EPERM if errno_ret is None else errno_ret)
+    return ACTIONS[name]
+
+
+def load(seccomp):
+    """Build the filter and load it into this process."""
+    from pyrunc import native
+
+    default = _action(seccomp.get("defaultAction"), seccomp.get("defaultErrnoRet"), "defaultAction")
+    flt = native.SeccompFilter(default)
+    try:
+        flt.set_attr(ATTR_CTL_NNP, 0)  # no_new_privs is process.noNewPrivileges' business
+        for arch in seccomp.get("architectures") or []:
+            flt.add_arch(arch[len("SCMP_ARCH_"):].lower())
+        for flag in seccomp.get("flags") or []:
+            flt.set_attr(FLAG_ATTRS[flag], 1)
+        for rule in seccomp.get("syscalls") or []:
+            action = _action(rule["action"], rule.get("errnoRet"), "action")
+            if action == default:
+                continue  # libseccomp refuses rules that repeat the default
+            args = [(a["index"], OPERATORS[a["op"]], a.get("value", 0), a.get("valueTwo", 0))
+                    for a in rule.get("args") or []]
+            indexes = [a[0] for a in args]
+            # libseccomp wants each argument once per rule: split repeated ones (as runc).
+            groups = [args] if len(set(indexes)) == len(indexes) else [[a] for a in args]
+            for name in rule["names"]:
+                if not native.seccomp_syscall_known(name):
+                    continue  # a syscall this libseccomp does not know: skipped, as runc does
+                for group in groups:
+                    flt.add_rule(action, name, group)
+        flt.load()
+    finally:
+        flt.release()

@@ -1,0 +1,104 @@
+"""The parent side of the init path (see protocol.py): fork stage1, answer its messages, and
+hand back the pid of the container's init (or exec'd process) and its pty master."""
+import os
+import signal
+
+from pyrunc import init, protocol
+from pyrunc.errors import PyruncError
+
+
+class Spawned:
+    def __init__(self, pid, pty_master):
+        self.pid = pid
+        self.pty_master = pty_master
+
+
+def spawn(plan, on_pid, uid_maps=None, gid_maps=None):
+    """Run the sequence up to READY. on_pid(pid) runs once the init's pid is known (record it,
+    join cgroups, run hooks) before the init is let go. On any failure the children are killed
+    and the error is raised."""
+    parent_chan, child_chan = protocol.Channel.pair()
+    stage1_pid = os.fork()
+    if stage1_pid == 0:
+        parent_chan.close()
+        init.stage1(plan, child_chan)  # never returns
+    child_chan.close()
+    for _kind, fd in plan.join:
+        os.close(fd)
+    init_pid = 0
+    pty_master = None
+    try:
+        protocol.checkpoint("forked")
+        message, _ = _recv(parent_chan)
+        if message["type"] == protocol.USERNS_READY:
+            write_id_maps(stage1_pid, uid_maps or [], gid_maps or [])
+            parent_chan.send(protocol.USERNS_MAPPED)
+            message, _ = _recv(parent_chan)
+        if message["type"] != protocol.INIT_PID:
+            raise PyruncError(f"init path: unexpected message {message['type']}")
+        init_pid = message["pid"]
+        _reap(stage1_pid)
+        stage1_pid = 0
+        on_pid(init_pid)
+        parent_chan.send(protocol.CONTINUE)
+        protocol.checkpoint("continued")
+        while True:
+            message, fds = _recv(parent_chan)
+            if message["type"] == protocol.PTY_MASTER:
+                pty_master = fds[0]
+            elif message["type"] == protocol.READY:
+                break
+        if plan.is_exec:
+            _wait_for_exec(parent_chan)
+        return Spawned(init_pid, pty_master)
+    except BaseException:
+        for pid in (stage1_pid, init_pid):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if stage1_pid:
+            _reap(stage1_pid)
+        if pty_master is not None:
+            os.close(pty_master)
+        raise
+    finally:
+        parent_chan.close()
+
+
+def _recv(chan):
+    try:
+        message, fds = chan.recv()
+    except protocol.ChannelClosed:
+        raise PyruncError("container init exited unexpectedly during setup") from None
+    protocol.raise_if_error(message)
+    return message, fds
+
+
+def _wait_for_exec(chan):
+    """After READY the process execs; the close-on-exec channel then reads EOF. An ERROR
+    instead means the execve failed."""
+    try:
+        message, _ = chan.recv()
+    except protocol.ChannelClosed:
+        return
+    protocol.raise_if_error(message)
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def write_id_maps(pid, uid_maps, gid_maps):
+    for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
+        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise PyruncError(f"linux.{'uid' if name == 'uid_map' else 'gid'}Mappings: "
+                              f"cannot write {name}: {e.strerror}") from None

@@ -1,0 +1,224 @@
+"""The state directory of one container: where it lives under --root, the lock that serialises
+commands on it, the atomically written state.json, and the live status read from /proc.
+
+Layout: <root>/<id>/state.json, <root>/<id>/exec.fifo (only while `created`). The lock is an
+flock on the <id> directory itself, so locks of different containers never meet.
+"""
+import errno
+import fcntl
+import json
+import os
+import re
+import time
+
+from pyrunc.errors import (ContainerExistsError, ContainerNotFoundError, InvalidIdError,
+                           PyruncError)
+
+DEFAULT_ROOT = "/run/pyrunc"
+OCI_VERSION = "1.0.2"
+STATE_FILE = "state.json"
+EXEC_FIFO = "exec.fifo"
+
+_ID_RE = re.compile(r"^[\w+\-.]+$")
+
+CREATING = "creating"
+CREATED = "created"
+RUNNING = "running"
+STOPPED = "stopped"
+PAUSED = "paused"
+
+
+def validate_id(container_id):
+    """runc accepts letters, digits, '_', '+', '-' and '.', but not '.' or '..' alone."""
+    if not container_id or not _ID_RE.match(container_id) or container_id in (".", ".."):
+        raise InvalidIdError(f"invalid container id {container_id!r}: "
+                             "use letters, digits and _ + - . only")
+    if len(container_id) > 1024:
+        raise InvalidIdError("invalid container id: longer than 1024 characters")
+
+
+def write_atomic(path, data, mode=0o644):
+    """Write bytes so that a reader sees the old file or the new one, never a torn one."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def proc_start_time(pid):
+    """Return (state letter, start time in clock ticks) of pid, or None if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name may hold spaces and parentheses: fields start after the last ')'.
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return fields[0].decode(), int(fields[19])
+
+
+def process_matches(pid, start_time):
+    """True if pid is alive (not a zombie) and is the process recorded, not a recycled pid."""
+    if not pid:
+        return False
+    info = proc_start_time(pid)
+    if info is None:
+        return False
+    letter, started = info
+    return letter not in ("Z", "X") and started == start_time
+
+
+class ContainerState:
+    """One container's directory and its state.json, loaded or being created."""
+
+    def __init__(self, root, container_id):
+        validate_id(container_id)
+        self.root = root
+        self.id = container_id
+        self.dir = os.path.join(root, container_id)
+        self.data = {}
+        self._lock_fd = None
+
+    # -- the directory and its lock ------------------------------------------------------------
+
+    def make(self):
+        """Create the directory (the id is taken from this moment) and take its lock."""
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.mkdir(self.dir, 0o711)
+        except FileExistsError:
+            raise ContainerExistsError(self.id) from None
+        self.lock()
+
+    def lock(self, blocking=True):
+        """Take the per-container lock; fails with ContainerNotFoundError if it disappears."""
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotFoundError(self.id) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            # Another command may have deleted the container while we waited for its lock.
+            try:
+                same = os.stat(self.dir).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                raise ContainerNotFoundError(self.id)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    @property
+    def lock_fd(self):
+        return self._lock_fd
+
+    def unlock(self):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def remove(self):
+        """Remove the state directory (the caller holds the lock)."""
+        for name in os.listdir(self.dir):
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.dir)
+        except FileNotFoundError:
+            pass
+
+    # -- state.json ----------------------------------------------------------------------------
+
+    def load(self):
+        try:
+            with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
+                self.data = json.loads(f.read())
+        except FileNotFoundError:
+            if not os.path.isdir(self.dir):
+                raise ContainerNotFoundError(self.id) from None
+            self.data = {}  # a create in progress, or one killed before it wrote anything
+        except ValueError as e:
+            raise PyruncError(f"container {self.id!r}: corrupt state file: {e}") from None
+        return self
+
+    def save(self):
+        write_atomic(os.path.join(self.dir, STATE_FILE), json.dumps(self.data).encode())
+
+    @property
+    def fifo_path(self):
+        return os.path.join(self.dir, EXEC_FIFO)
+
+    @property
+    def pid(self):
+        return self.data.get("pid", 0)
+
+    def status(self):
+        """The live status: read from the process, never trusted from the file alone."""
+        if not self.data.get("pid"):
+            return CREATING if not self.data.get("stopped") else STOPPED
+        if not process_matches(self.data["pid"], self.data.get("pid_start")):
+            return STOPPED
+        if os.path.exists(self.fifo_path):
+            return CREATED
+        if self._frozen():
+            return PAUSED
+        return RUNNING
+
+    def _frozen(self):
+        freezer = self.data.get("cgroup_paths", {}).get("freezer")
+        if freezer:
+            try:
+                with open(os.path.join(freezer, "freezer.state")) as f:
+                    return f.read().strip() == "FROZEN"
+            except OSError:
+                return False
+        unified = self.data.get("cgroup_paths", {}).get("")
+        if unified:
+            try:
+                with open(os.path.join(unified, "cgroup.freeze")) as f:
+                    return f.read().strip() == "1"
+            except OSError:
+                return False
+        return False
+
+    def oci_state(self):
+        """The runtime-spec state object with runc's extra fields."""
+        status = self.status()
+        d = self.data
+        return {
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "pid": d.get("pid", 0) if status not in (STOPPED,) else 0,
+            "status": status,
+            "bundle": d.get("bundle", ""),
+            "rootfs": d.get("rootfs", ""),
+            "created": d.get("created", ""),
+            "owner": d.get("owner", ""),
+            "annotations": d.get("annotations") or {},
+        }
+
+
+def list_ids(root):
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)))
+
+
+def utc_now():
+    """RFC 3339 with nanoseconds, as runc writes `created`."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
+
+
+def is_missing(err):
+    return err.errno in (errno.ENOENT, errno.ESRCH)
