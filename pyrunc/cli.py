@@ -115,7 +115,7 @@ def list_(ctx, **options):
     _run(ctx, "list", **options)
 
 
-@main_group.command("exec")
+@main_group.command("exec", context_settings={"allow_interspersed_args": False})
 @click.argument("container_id")
 @click.argument("command", nargs=-1)
 @click.option("-p", "--process", default=None, help="JSON file with the process to run.")
@@ -148,7 +148,9 @@ def main(argv=None):
     """click's entry: used for help, usage errors and the verbs without a fast path."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        main_group.main(args=args, prog_name="pyrunc", standalone_mode=False)
+        # Without standalone mode, click returns ctx.exit()'s code instead of raising Exit.
+        code = main_group.main(args=args, prog_name="pyrunc", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:
@@ -156,4 +158,3 @@ def main(argv=None):
         return 1  # runc's usage errors exit 1, not click's 2
     except click.exceptions.Abort:
         return 130
-    return 0

@@ -1,11 +1,10 @@
 """What each CLI verb does, given its parsed options as a plain dict. Both front ends call
 these: the click CLI (pyrunc.cli) and the fast path (pyrunc.entry) that serves the verbs
 engines call on every container without importing click."""
-import json
 import os
 import sys
 
-from pyrunc import state as state_mod
+from pyrunc import jsonio, state as state_mod
 from pyrunc.errors import PyruncError, SystemdUnavailableError, UsageError
 
 
@@ -55,7 +54,7 @@ def cmd_start(g, o):
 def cmd_state(g, o):
     from pyrunc.container import Container
     state = Container.load(o["container_id"], _root(g)).oci_state()
-    sys.stdout.write(json.dumps(state, indent=2) + "\n")
+    sys.stdout.write(_indented(state) + "\n")
     return 0
 
 
@@ -90,7 +89,7 @@ def cmd_list(g, o):
         for c in containers:
             sys.stdout.write(c["id"] + "\n")
     elif o.get("format") == "json":
-        sys.stdout.write(json.dumps(containers) + "\n")
+        sys.stdout.write(jsonio.dumps(containers) + "\n")
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(c["id"], str(c["pid"]), c["status"], c["bundle"], c["created"], c["owner"])
@@ -115,7 +114,7 @@ def exec_process(o, st):
     if o.get("process"):
         try:
             with open(o["process"], "rb") as f:
-                process = json.loads(f.read())
+                process = jsonio.loads(f.read())
         except (OSError, ValueError) as e:
             raise UsageError(f"--process {o['process']}: {e}") from None
     else:
@@ -154,9 +153,18 @@ def cmd_spec(g, o):
     if os.path.exists(path):
         raise PyruncError(f"file {path} exists: remove it first")
     with open(path, "w") as f:
-        json.dump(default_spec(rootless=o.get("rootless", False)), f, indent=2)
+        f.write(jsonio.dumps(default_spec(rootless=o.get("rootless", False)), indent=2))
         f.write("\n")
     return 0
+
+
+def _indented(obj, depth=0):
+    """runc's indented state output, without importing the json package for it."""
+    pad = "  " * (depth + 1)
+    if isinstance(obj, dict) and obj:
+        items = [f"{pad}{jsonio.dumps(k)}: {_indented(v, depth + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
+    return jsonio.dumps(obj)
 
 
 VERBS = {

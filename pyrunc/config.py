@@ -4,10 +4,9 @@ Validation runs in the parent before anything is made, so bad input fails fast w
 named and nothing to clean up. Unknown properties are ignored (the runtime spec requires it);
 known properties pyrunc does not implement yet are refused, never silently dropped.
 """
-import json
 import os
 
-from pyrunc import names
+from pyrunc import jsonio, names
 from pyrunc.errors import ConfigError
 
 PROPAGATIONS = ("shared", "slave", "private", "unbindable",
@@ -42,7 +41,7 @@ def load_bundle_config(bundle):
             return _load_yaml(yaml_path)
         raise ConfigError("config.json", f"not found in bundle {bundle}") from None
     try:
-        config = json.loads(raw)
+        config = jsonio.loads(raw)
     except ValueError as e:
         raise ConfigError("config.json", f"invalid JSON: {e}") from None
     if not isinstance(config, dict):

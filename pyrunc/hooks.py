@@ -2,8 +2,7 @@
 them, and when, follows config.md: prestart/createRuntime by the parent once the namespaces
 exist, createContainer in the init before pivot_root, startContainer in the init right before
 the user process, poststart by `start`, poststop by `delete`."""
-import json
-
+from pyrunc import jsonio
 from pyrunc.errors import PyruncError
 
 
@@ -17,7 +16,7 @@ def run_hooks(config, kind, state):
         return
     import subprocess  # only containers with hooks pay for this import
 
-    payload = json.dumps(state).encode()
+    payload = jsonio.dumps(state).encode()
     for i, hook in enumerate(hooks):
         args = hook.get("args") or [hook["path"]]
         env = dict(e.split("=", 1) for e in hook.get("env") or [])

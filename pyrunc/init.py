@@ -166,9 +166,10 @@ def run_exec_process(plan, chan):
 def _import_child_modules(plan):
     """Import now what the children use later: after setns(mnt) or pivot_root, pyrunc's own
     files are no longer in reach."""
-    import prctl  # noqa: F401
-    from pyrunc import hooks, rootfs, terminal  # noqa: F401
-    if (plan.config.get("hooks") or {}):
+    from pyrunc import hooks, rootfs  # noqa: F401
+    if plan.terminal:
+        from pyrunc import terminal  # noqa: F401
+    if plan.config.get("hooks"):
         import subprocess  # noqa: F401
 
 

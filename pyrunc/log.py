@@ -1,10 +1,11 @@
 """pyrunc's log: --log FILE with --log-format text|json, as runc writes it. In json, one
 {"level","msg","time"} object a line; the error that ends a command is the last "error" line
 (containerd shows only that one)."""
-import json
 import os
 import sys
 import time
+
+from pyrunc import jsonio
 
 _target = {"path": None, "format": "text", "debug": False}
 LEVELS = ("debug", "info", "warning", "error")
@@ -29,9 +30,9 @@ def write(level, msg):
                 sys.stderr.write(f"pyrunc: {level}: {msg}\n")
         return
     if _target["format"] == "json":
-        line = json.dumps({"level": level, "msg": msg, "time": _timestamp()})
+        line = jsonio.dumps({"level": level, "msg": msg, "time": _timestamp()})
     else:
-        line = f'time="{_timestamp()}" level={level} msg={json.dumps(msg)}'
+        line = f'time="{_timestamp()}" level={level} msg={jsonio.dumps(msg)}'
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:

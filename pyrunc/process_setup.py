@@ -46,8 +46,7 @@ def apply(process, seccomp, ctx, extra_env=()):
     nnp = bool(process.get("noNewPrivileges"))
     if nnp:
         set_step(ctx, "noNewPrivileges")
-        import prctl
-        prctl.set_no_new_privs(1)
+        native.prctl(capabilities.PR_SET_NO_NEW_PRIVS, 1)
     elif seccomp:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
         set_step(ctx, "seccomp")
@@ -68,16 +67,14 @@ def apply(process, seccomp, ctx, extra_env=()):
 
 
 def _switch_user(user):
-    import prctl
-
     uid, gid = user.get("uid", 0), user.get("gid", 0)
     groups = user.get("additionalGids") or []
-    prctl.set_keepcaps(True)
+    native.prctl(capabilities.PR_SET_KEEPCAPS, 1)
     if _setgroups_allowed():
         os.setgroups(groups)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    prctl.set_keepcaps(False)
+    native.prctl(capabilities.PR_SET_KEEPCAPS, 0)
 
 
 def _setgroups_allowed():

@@ -42,10 +42,11 @@ them and forks the process; the process joins the cgroups (via the parent), sets
 the init does, sends READY and execs; the channel is close-on-exec, so the parent seeing EOF
 after READY knows the execve succeeded, and ERROR if it did not.
 """
+import _socket  # socket.py would pull in enum and selectors: ~7 ms per start
 import array
-import json
 import os
-import socket
+
+from pyrunc import jsonio
 
 USERNS_READY = "userns-ready"
 USERNS_MAPPED = "userns-mapped"
@@ -72,7 +73,7 @@ class Channel:
 
     @classmethod
     def pair(cls):
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         return cls(a), cls(b)
 
     def fileno(self):
@@ -80,9 +81,9 @@ class Channel:
 
     def send(self, kind, fds=(), **fields):
         fields["type"] = kind
-        data = json.dumps(fields).encode()
+        data = jsonio.dumps(fields).encode()
         if fds:
-            self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+            self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
                                         array.array("i", fds))])
         else:
             self.sock.send(data)
@@ -90,13 +91,13 @@ class Channel:
     def recv(self):
         """Return (message dict, [fds]); raise ChannelClosed at end of file."""
         fds = array.array("i")
-        data, ancdata, _flags, _addr = self.sock.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+        data, ancdata, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
         for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 fds.frombytes(payload[:len(payload) - (len(payload) % fds.itemsize)])
         if not data:
             raise ChannelClosed()
-        return json.loads(data), list(fds)
+        return jsonio.loads(data), list(fds)
 
     def expect(self, kind):
         """Receive the next message, which must be `kind` (an ERROR raises InitError)."""

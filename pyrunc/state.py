@@ -6,10 +6,10 @@ flock on the <id> directory itself, so locks of different containers never meet.
 """
 import errno
 import fcntl
-import json
 import os
-import re
 import time
+
+from pyrunc import jsonio
 
 from pyrunc.errors import (ContainerExistsError, ContainerNotFoundError, InvalidIdError,
                            PyruncError)
@@ -19,7 +19,7 @@ OCI_VERSION = "1.0.2"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
 
-_ID_RE = re.compile(r"^[\w+\-.]+$")
+_ID_EXTRA_CHARS = frozenset("_+-.")
 
 CREATING = "creating"
 CREATED = "created"
@@ -30,7 +30,8 @@ PAUSED = "paused"
 
 def validate_id(container_id):
     """runc accepts letters, digits, '_', '+', '-' and '.', but not '.' or '..' alone."""
-    if not container_id or not _ID_RE.match(container_id) or container_id in (".", ".."):
+    if (not container_id or container_id in (".", "..")
+            or not all((c.isascii() and c.isalnum()) or c in _ID_EXTRA_CHARS for c in container_id)):
         raise InvalidIdError(f"invalid container id {container_id!r}: "
                              "use letters, digits and _ + - . only")
     if len(container_id) > 1024:
@@ -38,12 +39,12 @@ def validate_id(container_id):
 
 
 def write_atomic(path, data, mode=0o644):
-    """Write bytes so that a reader sees the old file or the new one, never a torn one."""
+    """Write bytes so that a reader sees the old file or the new one, never a torn one.
+    No fsync: state lives on tmpfs (/run) and means nothing after a reboot."""
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)
@@ -140,7 +141,7 @@ class ContainerState:
     def load(self):
         try:
             with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
-                self.data = json.loads(f.read())
+                self.data = jsonio.loads(f.read())
         except FileNotFoundError:
             if not os.path.isdir(self.dir):
                 raise ContainerNotFoundError(self.id) from None
@@ -150,7 +151,7 @@ class ContainerState:
         return self
 
     def save(self):
-        write_atomic(os.path.join(self.dir, STATE_FILE), json.dumps(self.data).encode())
+        write_atomic(os.path.join(self.dir, STATE_FILE), jsonio.dumps(self.data).encode())
 
     @property
     def fifo_path(self):
