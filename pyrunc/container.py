@@ -326,6 +326,20 @@ class Container:
         finally:
             st.unlock()
 
+    def wait(self, timeout=None):
+        """Block until the container's init has exited (True) or timeout seconds pass (False).
+        The init is not our child, so its exit status is not ours to read: only `run` and a
+        foreground `exec` report it."""
+        self.state.load()
+        pidfd = _pidfd(self.state.pid) if self.state.status() != STOPPED else None
+        if pidfd is None:
+            return True
+        try:
+            ready, _, _ = select.select([pidfd], [], [], timeout)
+            return bool(ready)
+        finally:
+            os.close(pidfd)
+
     def oci_state(self):
         self.state.load()
         return self.state.oci_state()
