@@ -85,7 +85,11 @@ class Container:
             made_cgroups = cgroups.create(cgroup_paths)
             st.data["cgroups_created"] = made_cgroups
             st.save()
-            os.mkfifo(st.fifo_path, 0o622)
+            os.mkfifo(st.fifo_path, 0o200)
+            # Only the container's user may write (and so unblock) the fifo: runc leaves it
+            # writable by everyone on the host.
+            os.chown(st.fifo_path, *_host_ids(config))
+            os.chmod(st.fifo_path, 0o200)
             plan = init.Plan(
                 config=config, process=process, bundle=bundle,
                 rootfs=os.path.realpath(st.data["rootfs"]), container_id=self.id,
@@ -391,6 +395,23 @@ def _check_privileges(process):
             raise ConfigError(f"process.rlimits[{i}]",
                               f"{rl['type']} hard limit {rl['hard']} is above the host's {hard} "
                               "and pyrunc lacks CAP_SYS_RESOURCE")
+
+
+def _host_ids(config):
+    """The host uid and gid of the container's process user (through the user ns maps)."""
+    user = config["process"].get("user", {})
+    linux = config.get("linux", {})
+    return (_map_id(user.get("uid", 0), linux.get("uidMappings")),
+            _map_id(user.get("gid", 0), linux.get("gidMappings")))
+
+
+def _map_id(container_id, mappings):
+    if not mappings:
+        return container_id
+    for m in mappings:
+        if m["containerID"] <= container_id < m["containerID"] + m["size"]:
+            return m["hostID"] + container_id - m["containerID"]
+    return 0  # unmapped: the init will fail to switch to it and say so
 
 
 def _open_namespaces(paths):

@@ -151,7 +151,8 @@ class ContainerState:
         return self
 
     def save(self):
-        write_atomic(os.path.join(self.dir, STATE_FILE), jsonio.dumps(self.data).encode())
+        # 0600: the state holds the config, and a config's env may hold secrets.
+        write_atomic(os.path.join(self.dir, STATE_FILE), jsonio.dumps(self.data).encode(), 0o600)
 
     @property
     def fifo_path(self):
