@@ -108,25 +108,18 @@ def mount_one(root_fd, m, ctx):
 def _remount(root_fd, path, flags):
     """Apply flags to the mount now at path (a fresh lookup sees the new mount, not the one
     underneath), keeping what the kernel locks in a user namespace."""
-    fd = safepath.open_in_root(root_fd, path)
-    try:
-        where = safepath.fd_path(fd)
+    with safepath.InRoot(root_fd, path) as where:
         current = os.statvfs(where).f_flag
         for st_bit, ms_bit in _LOCKED:
             if current & st_bit and ms_bit != MS_RDONLY:
                 flags |= ms_bit
         native.mount(None, where, None, MS_BIND | MS_REMOUNT | flags)
-    finally:
-        os.close(fd)
 
 
 def _set_propagation(root_fd, path, propagation):
     for flag in propagation:
-        fd = safepath.open_in_root(root_fd, path)
-        try:
-            native.mount(None, safepath.fd_path(fd), None, flag)
-        finally:
-            os.close(fd)
+        with safepath.InRoot(root_fd, path) as where:
+            native.mount(None, where, None, flag)
 
 
 def _mount_cgroup(root_fd, destination, opts, ctx):
@@ -150,14 +143,11 @@ def _mount_cgroup(root_fd, destination, opts, ctx):
         _mount_hierarchy(root_fd, f"{destination}/{name}", h, flags | readonly, ctx)
         if "," in name:  # co-mounted controllers: cpu -> cpu,cpuacct, as on the host
             for part in name.split(","):
-                parent = safepath.open_in_root(root_fd, destination,
-                                               safepath.O_PATH | os.O_DIRECTORY)
-                try:
-                    os.symlink(name, part, dir_fd=parent)
-                except FileExistsError:
-                    pass
-                finally:
-                    os.close(parent)
+                with safepath.InRoot(root_fd, destination) as parent:
+                    try:
+                        os.symlink(name, os.path.join(parent, part))
+                    except FileExistsError:
+                        pass
     if readonly:
         _remount(root_fd, destination, MS_RDONLY | flags)
 
@@ -218,29 +208,23 @@ def finish(config):
 
 
 def _mask(root_fd, path):
+    """A directory gets an empty read-only tmpfs, a file /dev/null; absent paths are fine."""
     try:
-        fd = safepath.open_in_root(root_fd, path)
+        with safepath.InRoot(root_fd, path) as where:
+            if os.path.isdir(where):
+                native.mount("tmpfs", where, "tmpfs", MS_RDONLY, None)
+            else:
+                native.mount("/dev/null", where, None, MS_BIND)
     except FileNotFoundError:
         return
-    try:
-        where = safepath.fd_path(fd)
-        if os.path.isdir(where):
-            native.mount("tmpfs", where, "tmpfs", MS_RDONLY, None)
-        else:
-            native.mount("/dev/null", where, None, MS_BIND)
-    finally:
-        os.close(fd)
 
 
 def _make_readonly(root_fd, path):
     try:
-        fd = safepath.open_in_root(root_fd, path)
+        with safepath.InRoot(root_fd, path) as where:
+            native.mount(where, where, None, MS_BIND | MS_REC)
     except FileNotFoundError:
         return
-    try:
-        native.mount(safepath.fd_path(fd), safepath.fd_path(fd), None, MS_BIND | MS_REC)
-    finally:
-        os.close(fd)
     _remount(root_fd, path, MS_RDONLY)
 
 

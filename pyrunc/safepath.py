@@ -71,6 +71,26 @@ def mkdir_in_root(root_fd, path, mode):
             os.close(parent_fd)
 
 
+class InRoot:
+    """`with InRoot(root_fd, path) as where:` opens path inside the root and gives the
+    /proc/self/fd/N name to mount on or from; the fd is closed after the block."""
+
+    __slots__ = ("root_fd", "path", "flags", "fd")
+
+    def __init__(self, root_fd, path, flags=O_PATH):
+        self.root_fd = root_fd
+        self.path = path
+        self.flags = flags
+        self.fd = -1
+
+    def __enter__(self):
+        self.fd = open_in_root(self.root_fd, self.path, self.flags)
+        return fd_path(self.fd)
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
 def fd_path(fd):
     """The magic link naming an open fd, usable as a mount source or target."""
     return f"/proc/self/fd/{fd}"
