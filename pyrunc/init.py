@@ -8,6 +8,8 @@ import os
 from pyrunc import native, process_setup, protocol
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWUSER, NAMESPACES
 
+PR_SET_DUMPABLE = 4
+
 
 class Plan:
     """Everything the children need, prepared by the parent before fork (children inherit it)."""
@@ -40,6 +42,10 @@ def stage1(plan, chan):
     ctx = {"step": "loading modules"}
     try:
         _import_child_modules(plan)
+        # Not dumpable until the container's program is exec'd: processes already in the
+        # container cannot ptrace us or open our /proc/<pid>/ files (exe, fds, mem).
+        native.prctl(PR_SET_DUMPABLE, 0)
+        process_setup.remember_runtime_binary()
         for fd in plan.close_fds:
             os.close(fd)  # the state lock, above all: our copy would keep it held
         ctx["step"] = "joining namespaces"

@@ -63,6 +63,7 @@ def apply(process, seccomp, ctx, extra_env=()):
     set_step(ctx, "executable")
     env = _with_home(env, user.get("uid", 0))
     path = find_executable(process["args"][0], env)
+    refuse_runtime_binary(path)
     return Prepared(path, process["args"], env, seccomp if nnp else None)
 
 
@@ -116,6 +117,41 @@ def find_executable(name, env):
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     raise OSError(errno.ENOENT, f"exec {name!r}: executable file not found in $PATH")
+
+
+_runtime_binary = None  # (st_dev, st_ino) of the interpreter running pyrunc
+
+
+def remember_runtime_binary():
+    """Called while /proc is still the host's: what /proc/self/exe is for us."""
+    global _runtime_binary
+    st = os.stat("/proc/self/exe")
+    _runtime_binary = (st.st_dev, st.st_ino)
+
+
+def refuse_runtime_binary(path):
+    """CVE-2019-5736's trick: a container program that is, or whose #! interpreter chain ends
+    in, /proc/self/exe makes the kernel run the runtime's own binary (here the host's Python)
+    inside the container, which may then reopen it for writing once pyrunc exits. Refuse."""
+    for _level in range(5):  # the kernel follows at most 4 levels of #! interpreters
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) == _runtime_binary:
+            raise OSError(errno.EPERM, f"exec {path!r}: refusing to run the runtime's own binary "
+                          "inside the container")
+        try:
+            with open(path, "rb") as f:
+                head = f.read(256)
+        except OSError:
+            return
+        if not head.startswith(b"#!"):
+            return
+        words = head[2:].split(b"\n", 1)[0].split()
+        if not words:
+            return
+        path = words[0].decode(errors="replace")
 
 
 def exec_now(prepared, preserve_fds):
