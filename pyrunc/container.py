@@ -65,7 +65,7 @@ class Container:
         st = self.state
         st.make()
         protocol.checkpoint("state-dir")
-        made_cgroups = []
+        made_cgroups = []  # filled in while stage1 runs: see after_fork below
         try:
             namespaces = config_mod.namespaces_of(config)
             linux = config.get("linux", {})
@@ -82,9 +82,6 @@ class Container:
                 "config": config,
             }
             st.save()
-            made_cgroups = cgroups.create(cgroup_paths)
-            st.data["cgroups_created"] = made_cgroups
-            st.save()
             os.mkfifo(st.fifo_path, 0o200)
             # Only the container's user may write (and so unblock) the fifo: runc leaves it
             # writable by everyone on the host.
@@ -100,6 +97,13 @@ class Container:
                 preserve_fds=preserve_fds + _listen_fds(), extra_env=_listen_env(),
                 cgroup_paths=cgroup_paths, close_fds=[st.lock_fd])
 
+            def after_fork():
+                # Made while stage1 sets up namespaces on the other core; the init joins
+                # them in on_pid. Recorded at once so `delete --force` finds them after a crash.
+                made_cgroups.extend(cgroups.create(cgroup_paths))
+                st.data["cgroups_created"] = made_cgroups
+                st.save()
+
             def on_pid(pid):
                 st.data["pid"] = pid
                 st.data["pid_start"] = state_mod.proc_start_time(pid)[1]
@@ -114,7 +118,7 @@ class Container:
 
             try:
                 spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
-                                      linux.get("gidMappings"))
+                                      linux.get("gidMappings"), after_fork)
             finally:
                 os.close(plan.fifo_fd)
             protocol.checkpoint("ready")

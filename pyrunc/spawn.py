@@ -13,10 +13,10 @@ class Spawned:
         self.pty_master = pty_master
 
 
-def spawn(plan, on_pid, uid_maps=None, gid_maps=None):
-    """Run the sequence up to READY. on_pid(pid) runs once the init's pid is known (record it,
-    join cgroups, run hooks) before the init is let go. On any failure the children are killed
-    and the error is raised."""
+def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None):
+    """Run the sequence up to READY. after_fork() runs in the parent while stage1 works;
+    on_pid(pid) runs once the init's pid is known (record it, join cgroups, run hooks) before
+    the init is let go. On any failure the children are killed and the error is raised."""
     parent_chan, child_chan = protocol.Channel.pair()
     stage1_pid = os.fork()
     if stage1_pid == 0:
@@ -29,6 +29,8 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None):
     pty_master = None
     try:
         protocol.checkpoint("forked")
+        if after_fork is not None:
+            after_fork()
         message, _ = _recv(parent_chan)
         if message["type"] == protocol.USERNS_READY:
             write_id_maps(stage1_pid, uid_maps or [], gid_maps or [])
