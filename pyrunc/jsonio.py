@@ -41,10 +41,11 @@ def loads(data):
     start = len(data) - len(data.lstrip(_WHITESPACE))
     try:
         value, end = _scanner(data, start)
-    except StopIteration as e:
-        raise ValueError(f"Expecting value: char {e.value}") from None
-    if data[end:].strip(_WHITESPACE):
-        raise ValueError(f"Extra data: char {end}")
+    except Exception:  # noqa: BLE001 - malformed input: let the json package say what is wrong
+        value, end = None, -1
+    if end < 0 or data[end:].strip(_WHITESPACE):
+        import json
+        return json.loads(data)  # raises json's ValueError with line and column
     return value
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -37,9 +38,18 @@ class Runtime:
         return [PYRUNC, "--root", self.root, *global_args, *args]
 
     def __call__(self, *args, check=False, timeout=60, global_args=(), **kw):
-        kw.setdefault("capture_output", True)
-        kw.setdefault("text", True)
-        result = subprocess.run(self.cmd(*args, global_args=global_args), timeout=timeout, **kw)
+        """Run pyrunc; stdout and stderr are captured through files, not pipes: a container
+        started by create/run -d inherits them and would hold a pipe open long after pyrunc
+        returned (as with runc)."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.run(self.cmd(*args, global_args=global_args), timeout=timeout,
+                                  stdout=kw.pop("stdout", out), stderr=kw.pop("stderr", err),
+                                  **kw)
+            out.seek(0)
+            err.seek(0)
+            result = subprocess.CompletedProcess(proc.args, proc.returncode,
+                                                 out.read().decode(errors="replace"),
+                                                 err.read().decode(errors="replace"))
         if check and result.returncode != 0:
             raise AssertionError(f"pyrunc {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}\n{result.stderr}")

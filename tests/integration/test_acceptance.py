@@ -1,0 +1,258 @@
+"""The foundation's acceptance points, end to end, against the installed `pyrunc`."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import host_mounts_mentioning
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def test_run_prints_what_the_container_sees(runtime, make_bundle):
+    script = "echo pid=$$; hostname; cat /proc/self/mountinfo"
+    bundle = make_bundle(["sh", "-c", script], edit=lambda c: c.update(hostname="acc-host"))
+    result = runtime("run", "--bundle", bundle, "acc-run", check=True)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "pid=1"
+    assert lines[1] == "acc-host"
+    inside = lines[2:]
+    # Its own mount table: / is the rootfs, /proc is its own, the host's /run is not there.
+    mountpoints = {line.split()[4]: line for line in inside}
+    assert mountpoints["/"].split()[3].endswith("/rootfs")  # the root is the bundle's rootfs
+    assert " - proc " in mountpoints["/proc"]
+    host = {line.split()[4] for line in open("/proc/self/mountinfo")}
+    host_only = {m for m in host if m != "/" and not m.startswith(("/proc", "/dev", "/sys"))}
+    assert host_only and not host_only & set(mountpoints)
+
+
+@pytest.mark.parametrize("script, expected", [("exit 0", 0), ("exit 42", 42)])
+def test_run_exit_code_is_the_containers(runtime, make_bundle, script, expected):
+    bundle = make_bundle(["sh", "-c", script])
+    assert runtime("run", "-b", bundle, "acc-exit").returncode == expected
+    assert runtime.ids() == []
+
+
+def test_run_killed_by_signal_exits_128_plus_n(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"])
+    proc = subprocess.Popen(runtime.cmd("run", "-b", bundle, "acc-sig"))
+    assert wait_for(lambda: "acc-sig" in runtime.ids() and
+                    runtime.state("acc-sig")["status"] == "running")
+    runtime("kill", "acc-sig", "KILL", check=True)
+    assert proc.wait(timeout=20) == 128 + 9
+    assert runtime.ids() == []
+
+
+def test_builtin_bundle_runs(runtime):
+    result = runtime("run", "--builtin", "acc-builtin", check=True)
+    assert "hello from a pyrunc container" in result.stdout
+    assert "pid: 1" in result.stdout
+
+
+def test_lifecycle(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"])
+    runtime("create", "--bundle", bundle, "acc-life", check=True)
+    state = runtime.state("acc-life")
+    assert state["status"] == "created"
+    pid = state["pid"]
+    assert os.path.exists(f"/proc/{pid}")
+    assert set(state) >= {"ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+                          "owner", "annotations"}
+    listed = json.loads(runtime("list", "--format", "json", check=True).stdout)
+    assert [(c["id"], c["status"]) for c in listed] == [("acc-life", "created")]
+    runtime("start", "acc-life", check=True)
+    assert runtime.state("acc-life")["status"] == "running"
+    assert open(f"/proc/{pid}/cmdline").read().startswith("sleep")
+    # delete of a running container fails and leaves it running
+    refused = runtime("delete", "acc-life")
+    assert refused.returncode == 1 and "running" in refused.stderr
+    assert runtime.state("acc-life")["status"] == "running"
+    assert "acc-life" in runtime("list", "-q", check=True).stdout.split()
+    runtime("kill", "acc-life", "KILL", check=True)
+    assert wait_for(lambda: runtime.state("acc-life")["status"] == "stopped")
+    runtime("delete", "acc-life", check=True)
+    gone = runtime("state", "acc-life")
+    assert gone.returncode == 1 and "does not exist" in gone.stderr
+    assert len(gone.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("sig", ["KILL", "SIGKILL", "9", "TERM", "15"])
+def test_kill_by_name_and_number(runtime, make_bundle, sig):
+    bundle = make_bundle(["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.05; done"])
+    runtime("run", "-d", "-b", bundle, "acc-kill", check=True)
+    runtime("kill", "acc-kill", sig, check=True)
+    assert wait_for(lambda: runtime.state("acc-kill")["status"] == "stopped")
+    runtime("delete", "acc-kill", check=True)
+
+
+def test_exec_variants(runtime, make_bundle, tmp_path):
+    bundle = make_bundle(["sleep", "1000"])
+    runtime("run", "-d", "-b", bundle, "acc-exec", check=True)
+    init_pid = runtime.state("acc-exec")["pid"]
+    out = runtime("exec", "acc-exec", "sh", "-c", "echo $$; exit 5")
+    assert out.returncode == 5 and out.stdout.strip() != "1"
+    out = runtime("exec", "--cwd", "/tmp", "--env", "X=y", "--user", "65534:65534", "acc-exec",
+                  "sh", "-c", "pwd; echo $X; id -u", check=True)
+    assert out.stdout.split() == ["/tmp", "y", "65534"]
+    # --detach --pid-file: the pid is written, running, in the container's pid namespace
+    pid_file = tmp_path / "exec.pid"
+    runtime("exec", "--detach", "--pid-file", str(pid_file), "acc-exec", "sleep", "100",
+            check=True)
+    pid = int(pid_file.read_text())
+    assert os.readlink(f"/proc/{pid}/ns/pid") == os.readlink(f"/proc/{init_pid}/ns/pid")
+    assert open(f"/proc/{pid}/cmdline").read().startswith("sleep")
+    # --tty: under a pty, the process gets a terminal of the container's own devpts
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(runtime.cmd("exec", "--tty", "acc-exec", "sh", "-c",
+                                        "tty; test -t 0 && echo isatty"),
+                            stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert proc.wait(timeout=20) == 0
+    os.close(master)
+    assert b"/dev/pts/" in output and b"isatty" in output
+    # --process FILE
+    process = {"args": ["sh", "-c", "echo from-file"], "cwd": "/", "env": ["PATH=/bin"]}
+    (tmp_path / "p.json").write_text(json.dumps(process))
+    out = runtime("exec", "--process", str(tmp_path / "p.json"), "acc-exec", check=True)
+    assert out.stdout.strip() == "from-file"
+    runtime("delete", "--force", "acc-exec", check=True)
+    assert not os.path.exists(f"/proc/{pid}/cmdline") or wait_for(
+        lambda: not os.path.exists(f"/proc/{pid}"))
+
+
+def test_pod_shares_net_ipc_uts(runtime, make_bundle):
+    a = make_bundle(["sleep", "1000"], edit=lambda c: c.update(hostname="pod-a"), name="a")
+    runtime("run", "-d", "-b", a, "acc-pod-a", check=True)
+    a_pid = runtime.state("acc-pod-a")["pid"]
+
+    def join(config):
+        config.pop("hostname")
+        namespaces = config["linux"]["namespaces"]
+        for ns in namespaces:
+            proc_name = {"network": "net", "ipc": "ipc", "uts": "uts"}.get(ns["type"])
+            if proc_name:
+                ns["path"] = f"/proc/{a_pid}/ns/{proc_name}"
+        config["process"]["args"] = ["sleep", "1000"]
+
+    b = make_bundle(edit=join, name="b")
+    runtime("run", "-d", "-b", b, "acc-pod-b", check=True)
+    b_pid = runtime.state("acc-pod-b")["pid"]
+    for ns in ("net", "ipc", "uts"):
+        assert os.readlink(f"/proc/{a_pid}/ns/{ns}") == os.readlink(f"/proc/{b_pid}/ns/{ns}")
+    assert os.readlink(f"/proc/{a_pid}/ns/pid") != os.readlink(f"/proc/{b_pid}/ns/pid")
+    out = runtime("exec", "acc-pod-b", "hostname", check=True)
+    assert out.stdout.strip() == "pod-a"
+    for name in ("acc-pod-b", "acc-pod-a"):
+        runtime("delete", "--force", name, check=True)
+
+
+def _container_processes(marker):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+BAD_INPUTS = {
+    "missing-config": (None, "config.json"),
+    "bad-json": ("{not json", "invalid JSON"),
+    "unknown-namespace": (lambda c: c["linux"]["namespaces"].append({"type": "bogus"}),
+                          "linux.namespaces"),
+    "escaping-mount": (lambda c: c["mounts"].append({"destination": "/../../etc",
+                                                     "type": "tmpfs", "source": "tmpfs"}),
+                       "destination"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_one_line_and_nothing_left(runtime, make_bundle, tmp_path, case):
+    change, needle = BAD_INPUTS[case]
+    bundle = make_bundle(["true"], edit=change if callable(change) else None)
+    config = os.path.join(bundle, "config.json")
+    if change is None:
+        os.unlink(config)
+    elif isinstance(change, str):
+        with open(config, "w") as f:
+            f.write(change)
+    mounts_before = host_mounts_mentioning(bundle)
+    env = dict(os.environ, PYRUNC_TEST_MARKER=f"bad-{case}")
+    result = runtime("create", "-b", bundle, "acc-bad", env=env)
+    assert result.returncode == 1
+    assert needle in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert runtime.ids() == []
+    assert host_mounts_mentioning(bundle) == mounts_before
+    assert _container_processes(f"bad-{case}") == []
+    assert not any(os.path.exists(f"/sys/fs/cgroup/{c}/acc-bad") for c in ("pids", "memory"))
+
+
+def test_bad_id_and_id_in_use(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"])
+    result = runtime("create", "-b", bundle, "../x")
+    assert result.returncode == 1 and "invalid container id" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not os.path.exists(os.path.join(runtime.root, "..", "x"))
+    runtime("create", "-b", bundle, "acc-dup", check=True)
+    pid = runtime.state("acc-dup")["pid"]
+    again = runtime("create", "-b", bundle, "acc-dup")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert runtime.state("acc-dup")["pid"] == pid  # the first one is untouched
+    runtime("delete", "acc-dup", check=True)  # a created container can be deleted
+    assert not os.path.exists(f"/proc/{pid}") or wait_for(
+        lambda: not os.path.exists(f"/proc/{pid}/cmdline") or
+        open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z")
+
+
+def test_json_log_ends_with_the_error(runtime, make_bundle, tmp_path):
+    log = tmp_path / "log.json"
+    bundle = make_bundle(["true"], edit=lambda c: c["linux"]["namespaces"].append(
+        {"type": "bogus"}))
+    result = runtime("create", "-b", bundle, "acc-log",
+                     global_args=("--log", str(log), "--log-format", "json"))
+    assert result.returncode == 1
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["level"] == "error" and "linux.namespaces" in last["msg"] and last["time"]
+
+
+def test_systemd_cgroup_is_a_clear_error(runtime, make_bundle):
+    bundle = make_bundle(["true"])
+    result = runtime("create", "-b", bundle, "acc-sd", global_args=("--systemd-cgroup",))
+    assert result.returncode == 1 and "systemd" in result.stderr
+    assert runtime.ids() == []
+
+
+def test_signals_are_forwarded_by_run(runtime, make_bundle):
+    bundle = make_bundle(["sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.05; done"])
+    proc = subprocess.Popen(runtime.cmd("run", "-b", bundle, "acc-fwd"))
+    assert wait_for(lambda: "acc-fwd" in runtime.ids() and
+                    runtime.state("acc-fwd")["status"] == "running")
+    time.sleep(0.2)  # let the shell install its trap
+    proc.send_signal(signal.SIGUSR1)
+    assert proc.wait(timeout=20) == 7
