@@ -17,6 +17,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None):
     """Run the sequence up to READY. after_fork() runs in the parent while stage1 works;
     on_pid(pid) runs once the init's pid is known (record it, join cgroups, run hooks) before
     the init is let go. On any failure the children are killed and the error is raised."""
+    _require_single_thread()
     parent_chan, child_chan = protocol.Channel.pair()
     stage1_pid = os.fork()
     if stage1_pid == 0:
@@ -67,6 +68,20 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None):
         raise
     finally:
         parent_chan.close()
+
+
+def _require_single_thread():
+    """The children fork from us and then unshare(CLONE_NEWUSER) / setns(mnt), which the
+    kernel refuses to a multi-threaded process; and a lock held by another thread at fork
+    time stays locked forever in the child. So the caller must be single-threaded."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                if int(line.split()[1]) > 1:
+                    raise PyruncError("pyrunc must fork the container's init from a "
+                                      "single-threaded process: this one runs threads "
+                                      "(use the pyrunc command from threaded programs)")
+                return
 
 
 def _recv(chan):

@@ -256,3 +256,21 @@ def test_signals_are_forwarded_by_run(runtime, make_bundle):
     time.sleep(0.2)  # let the shell install its trap
     proc.send_signal(signal.SIGUSR1)
     assert proc.wait(timeout=20) == 7
+
+
+def test_api_refuses_to_fork_from_a_threaded_process(runtime, busybox_rootfs, tmp_path):
+    """The init path forks; a second thread at fork time is refused, cleanly."""
+    script = f"""
+import threading, time, pyrunc
+from pyrunc.builtin_rootfs import ensure_bundle
+threading.Thread(target=time.sleep, args=(1,)).start()
+try:
+    pyrunc.Container.create("acc-thread", bundle=ensure_bundle(), root={runtime.root!r})
+except pyrunc.PyruncError as e:
+    print("refused:", e)
+"""
+    out = subprocess.run([os.environ.get("PYTHON", "/opt/pyrunc/bin/python"), "-c", script],
+                         capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert "refused: pyrunc must fork the container's init from a single-threaded" in out.stdout
+    assert runtime.ids() == []
+    assert not os.path.exists("/sys/fs/cgroup/pids/acc-thread")
