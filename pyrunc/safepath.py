@@ -19,16 +19,64 @@ def open_in_root(root_fd, path, flags=O_PATH):
     return native.openat2(root_fd, path.lstrip("/") or ".", flags, 0, _RESOLVE)
 
 
+MAX_SYMLINKS = 40
+
+
+def resolve_in_root(root_fd, path):
+    """The symlink-free path that path names inside the root, following symlinks as if the
+    root were / (an absolute link restarts at the root, '..' stops there), even through
+    components that do not exist yet, so they can be created where the link points."""
+    todo = [p for p in path.split("/") if p and p != "."]
+    done = []
+    links = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        target = _readlink_in_root(root_fd, done, part)
+        if target is None:
+            done.append(part)
+            continue
+        links += 1
+        if links > MAX_SYMLINKS:
+            raise OSError(errno.ELOOP, "too many symlinks", path)
+        if target.startswith("/"):
+            done = []
+        todo = [p for p in target.split("/") if p and p != "."] + todo
+    return "/" + "/".join(done)
+
+
+def _readlink_in_root(root_fd, parent_parts, name):
+    """The target of parent/name if it is a symlink; None if it is anything else or absent."""
+    try:
+        parent_fd = open_in_root(root_fd, "/".join(parent_parts), O_PATH | os.O_DIRECTORY)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+    try:
+        return os.readlink(name, dir_fd=parent_fd)
+    except OSError as e:
+        if e.errno in (errno.EINVAL, errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+    finally:
+        os.close(parent_fd)
+
+
 def make_target(root_fd, path, is_dir, mode=0o755):
     """Create the mount point path inside root_fd (a directory, or an empty file); return an
-    O_PATH fd of it, resolved inside the root."""
-    path = "/" + path.strip("/")
-    parent, _, name = path.rpartition("/")
+    O_PATH fd of it, resolved inside the root. A symlink on the way is followed inside the
+    root and the missing part created where it points, as runc does."""
     try:
         return open_in_root(root_fd, path)
     except OSError as e:
         if e.errno != errno.ENOENT:
             raise
+    path = resolve_in_root(root_fd, path)
+    parent, _, name = path.rpartition("/")
     mkdir_in_root(root_fd, parent, mode)
     parent_fd = open_in_root(root_fd, parent or "/", O_PATH | os.O_DIRECTORY)
     try:

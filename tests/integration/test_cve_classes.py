@@ -1,0 +1,137 @@
+"""runc's CVE classes, closed: symlinked mount targets (CVE-2021-30465 / -2023-27561 family),
+leaked fds (CVE-2024-21626), /proc/self/exe of the runtime (CVE-2019-5736), a ptraceable setup
+process (CVE-2016-9962), plus the privileges the process gets."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import host_mounts_mentioning
+from test_crash_cleanup import wait_until
+
+
+@pytest.fixture
+def own_rootfs(tmp_path, busybox_rootfs):
+    """A private copy of the busybox rootfs that a test may plant things in."""
+    root = tmp_path / "rootfs"
+    subprocess.run(["cp", "-a", busybox_rootfs, str(root)], check=True)
+    return root
+
+
+def test_symlinked_mount_targets_stay_inside_the_rootfs(runtime, make_bundle, own_rootfs,
+                                                         tmp_path):
+    outside = tmp_path / "host-dir"
+    outside.mkdir()
+    (outside / "marker").write_text("untouched")
+    (own_rootfs / "evil").symlink_to(str(outside))            # absolute, to the host
+    (own_rootfs / "evil2").symlink_to("../../../../../../" + str(outside).lstrip("/"))
+
+    def edit(config):
+        config["root"]["path"] = str(own_rootfs)
+        config["mounts"] += [
+            {"destination": "/evil", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/evil2/sub", "type": "tmpfs", "source": "tmpfs"},
+        ]
+    bundle = make_bundle(["sh", "-c", "ls /evil/; echo ok"], edit=edit)
+    result = runtime("run", "-b", bundle, "cve-symlink", check=True)
+    assert result.stdout.strip().endswith("ok")
+    assert (outside / "marker").read_text() == "untouched"
+    assert sorted(os.listdir(outside)) == ["marker"]           # nothing created on the host
+    assert host_mounts_mentioning(str(outside)) == []
+    # The mounts landed inside the rootfs instead: evil's target was created under it.
+    assert (own_rootfs / str(outside).lstrip("/")).is_dir()
+
+
+def test_no_fd_leaks_into_the_container(runtime, make_bundle, tmp_path):
+    bundle = make_bundle(["sh", "-c", "ls /proc/self/fd"])
+    r, w = os.pipe()
+    os.set_inheritable(w, True)
+    try:
+        result = runtime("run", "-b", bundle, "cve-fds", check=True, pass_fds=(w,))
+    finally:
+        os.close(r)
+        os.close(w)
+    fds = sorted(int(x) for x in result.stdout.split())
+    assert fds == [0, 1, 2, 3]  # 3 is ls's own directory fd
+    # --preserve-fds 1 passes fd 3 on, and only it.
+    r, w = os.pipe()
+    os.dup2(w, 3)
+    try:
+        bundle2 = make_bundle(["sh", "-c", "echo through-fd3 >&3; ls /proc/self/fd"],
+                              name="b2")
+        result = runtime("run", "--preserve-fds", "1", "-b", bundle2, "cve-fds2", check=True,
+                         pass_fds=(3,))
+        os.close(3)
+        os.close(w)
+        assert os.read(r, 100) == b"through-fd3\n"
+    finally:
+        os.close(r)
+    assert sorted(int(x) for x in result.stdout.split()) == [0, 1, 2, 3, 4]
+
+
+def test_runtime_binary_is_out_of_reach(runtime, make_bundle, own_rootfs):
+    """A program that is #!/proc/self/exe would run pyrunc's own interpreter in the
+    container (and could then rewrite it on the host): refused."""
+    (own_rootfs / "evil").write_text("#!/proc/self/exe\nprint('pwned')\n")
+    (own_rootfs / "evil").chmod(0o755)
+    (own_rootfs / "evil2").write_text("#!/evil\n")
+    (own_rootfs / "evil2").chmod(0o755)
+    for program in ("/evil", "/evil2", "/proc/self/exe"):
+        bundle = make_bundle([program], edit=lambda c: c["root"].update(path=str(own_rootfs)),
+                             name="b" + program.replace("/", "_"))
+        result = runtime("run", "-b", bundle, "cve-exe")
+        assert result.returncode == 1
+        assert "refusing to run the runtime's own binary" in result.stderr
+        assert "pwned" not in result.stdout
+        assert runtime.ids() == []
+
+
+def test_setup_process_is_not_dumpable_and_is_alone(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"])
+    runtime("create", "-b", bundle, "cve-ptrace", check=True)
+    pid = runtime.state("cve-ptrace")["pid"]
+    # While `created`, the waiting init is pyrunc's code: not dumpable, so nothing in the
+    # container may ptrace it or open its /proc files; its exe is not the container's.
+    status = open(f"/proc/{pid}/status").read()
+    assert "TracerPid:\t0" in status
+    exe = os.readlink(f"/proc/{pid}/exe")
+    assert "python" in exe
+    out = runtime("exec", "cve-ptrace", "sh", "-c",
+                  "ls -l /proc/1/exe 2>&1; cat /proc/1/environ >/dev/null 2>&1 || echo denied")
+    assert "denied" in out.stdout
+    runtime("start", "cve-ptrace", check=True)
+    assert wait_until(lambda: "python" not in os.readlink(f"/proc/{pid}/exe"))
+    runtime("delete", "--force", "cve-ptrace", check=True)
+
+
+def test_privileges_are_the_configs(runtime, make_bundle):
+    bundle = make_bundle(["sh", "-c", "grep -E '^(Cap|NoNewPrivs)' /proc/self/status; "
+                                      "cat /proc/kcore | wc -c; "
+                                      "echo x > /proc/sys/kernel/hostname 2>/dev/null || echo ro-sys; "
+                                      "touch /newfile 2>/dev/null || echo ro-root"])
+    out = runtime("run", "-b", bundle, "cve-caps", check=True).stdout
+    fields = dict(line.split(":\t") for line in out.splitlines() if ":\t" in line)
+    default = 0x20000420  # CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE
+    for key in ("CapBnd", "CapEff", "CapPrm"):
+        assert int(fields[key], 16) == default, (key, fields[key])
+    assert int(fields["CapInh"], 16) == 0 and int(fields["CapAmb"], 16) == 0
+    assert fields["NoNewPrivs"].strip() == "1"
+    lines = out.splitlines()
+    assert "0" in lines          # /proc/kcore is masked: reads empty
+    assert "ro-sys" in lines and "ro-root" in lines
+
+
+def test_capability_the_host_lacks_is_refused(runtime, make_bundle):
+    def edit(config):
+        config["process"]["capabilities"]["bounding"].append("CAP_SYS_RESOURCE")
+    bundle = make_bundle(["true"], edit=edit)
+    result = runtime("create", "-b", bundle, "cve-capsysres")
+    own_bounding = int(next(l for l in open("/proc/self/status")
+                            if l.startswith("CapBnd")).split()[1], 16)
+    if own_bounding & (1 << 24):
+        pytest.skip("this host grants CAP_SYS_RESOURCE")  # not the case on the project's VM
+    assert result.returncode == 1
+    assert "process.capabilities" in result.stderr and "CAP_SYS_RESOURCE" in result.stderr
+    assert runtime.ids() == []
+    shutil.rmtree(os.path.join(runtime.root), ignore_errors=True)
