@@ -54,16 +54,15 @@ def test_no_fd_leaks_into_the_container(runtime, make_bundle, tmp_path):
         os.close(w)
     fds = sorted(int(x) for x in result.stdout.split())
     assert fds == [0, 1, 2, 3]  # 3 is ls's own directory fd
-    # --preserve-fds 1 passes fd 3 on, and only it.
+    # --preserve-fds 1 passes fd 3 on, and only it (the pipe's other copy stays behind).
     r, w = os.pipe()
-    os.dup2(w, 3)
+    bundle2 = make_bundle(["sh", "-c", "echo through-fd3 >&3; ls /proc/self/fd"], name="b2")
+    command = " ".join(runtime.cmd("run", "--preserve-fds", "1", "-b", bundle2, "cve-fds2"))
     try:
-        bundle2 = make_bundle(["sh", "-c", "echo through-fd3 >&3; ls /proc/self/fd"],
-                              name="b2")
-        result = runtime("run", "--preserve-fds", "1", "-b", bundle2, "cve-fds2", check=True,
-                         pass_fds=(3,))
-        os.close(3)
+        result = subprocess.run(["bash", "-c", f"exec 3>&{w}; exec {command}"], pass_fds=(w,),
+                                capture_output=True, text=True, timeout=60)
         os.close(w)
+        assert result.returncode == 0, result.stderr
         assert os.read(r, 100) == b"through-fd3\n"
     finally:
         os.close(r)
