@@ -141,8 +141,9 @@ class Container:
                 console.close()
             st.unlock()
 
-    def _destroy(self, made_cgroups=None):
-        """Remove everything of this container: processes, cgroups, state dir."""
+    def _destroy(self, made_cgroups=None, poststop=False):
+        """Remove everything of this container: processes, cgroups, state dir; then run the
+        poststop hooks of a container that had started."""
         st = self.state
         pid = st.data.get("pid")
         if pid and state_mod.process_matches(pid, st.data.get("pid_start")):
@@ -157,6 +158,13 @@ class Container:
         created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
         cgroups.destroy(created, list(paths.values()))
         st.remove()
+        if poststop:
+            from pyrunc import hooks
+            try:
+                hooks.run_hooks(st.data.get("config", {}), "poststop",
+                                dict(st.oci_state(), status=STOPPED))
+            except PyruncError as e:
+                log.warning(str(e))  # the spec: a failing poststop hook is only logged
 
     # -- start / run -----------------------------------------------------------------------------
 
@@ -235,7 +243,7 @@ class Container:
             return
         try:
             st.load()
-            self._destroy()
+            self._destroy(poststop=True)
         finally:
             st.unlock()
 
@@ -322,15 +330,7 @@ class Container:
                 raise StateError(f"cannot delete container {self.id} that is not stopped: {status}")
             if status == CREATING and not force and st.data.get("pid"):
                 raise StateError(f"cannot delete container {self.id} that is being created")
-            was_started = status in (RUNNING, PAUSED, STOPPED)
-            self._destroy()
-            if was_started:
-                from pyrunc import hooks
-                try:
-                    hooks.run_hooks(st.data.get("config", {}), "poststop",
-                                    dict(st.oci_state(), status=STOPPED))
-                except PyruncError as e:
-                    log.warning(str(e))
+            self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED))
         finally:
             st.unlock()
 

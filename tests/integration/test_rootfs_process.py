@@ -1,0 +1,164 @@
+"""Mounts, devices, hooks and the process's own settings, seen from inside the container."""
+import json
+import os
+import pty
+import subprocess
+
+
+def test_mounts_and_devices(runtime, make_bundle, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "file").write_text("from-host\n")
+    (tmp_path / "bundle-relative").mkdir()
+
+    def edit(config):
+        config["mounts"] += [
+            {"destination": "/data", "type": "bind", "source": str(shared),
+             "options": ["rbind", "ro"]},
+            {"destination": "/rw", "type": "none", "source": str(shared), "options": ["bind"]},
+            {"destination": "/etc/one-file", "type": "bind", "source": str(shared / "file"),
+             "options": ["bind", "ro"]},
+            {"destination": "/rel", "type": "bind", "source": "../bundle-relative",
+             "options": ["bind"]},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "noexec", "size=1m", "mode=700"]},
+        ]
+        config["linux"]["devices"] = [{"path": "/dev/mynull", "type": "c", "major": 1,
+                                       "minor": 3, "fileMode": 0o666, "uid": 0, "gid": 0}]
+        config["process"]["args"] = ["sh", "-c", ";".join([
+            "cat /data/file", "touch /data/x 2>/dev/null || echo data-ro",
+            "echo written > /rw/new", "cat /etc/one-file", "ls -d /rel",
+            "stat -c %a /scratch", "grep ' /scratch ' /proc/self/mountinfo",
+            "stat -c %t:%T /dev/null /dev/zero /dev/mynull", "echo x > /dev/mynull && echo dev-ok",
+            "readlink /dev/ptmx", "readlink /dev/fd", "readlink /dev/stdin"])]
+    bundle = make_bundle(edit=edit)
+    lines = runtime("run", "-b", bundle, "rf-mounts", check=True).stdout.splitlines()
+    assert lines[0] == "from-host" and lines[1] == "data-ro"
+    assert (shared / "new").read_text() == "written\n"
+    assert lines[2] == "from-host" and lines[3] == "/rel"
+    assert lines[4] == "700"
+    assert "nosuid" in lines[5] and "noexec" in lines[5] and "size=1024k" in lines[5]
+    assert lines[6:9] == ["1:3", "1:5", "1:3"]
+    assert lines[9] == "dev-ok"
+    assert lines[10:13] == ["pts/ptmx", "/proc/self/fd", "/proc/self/fd/0"]
+
+
+def test_process_settings(runtime, make_bundle):
+    def edit(config):
+        p = config["process"]
+        p["env"] = ["PATH=/bin", "FOO=bar"]
+        p["cwd"] = "/work/here"
+        p["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [5, 7], "umask": 0o027}
+        p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 512}]
+        p["oomScoreAdj"] = 500
+        p["args"] = ["sh", "-c", "env | sort; pwd; id -u; id -G; umask; ulimit -n; "
+                                 "cat /proc/self/oom_score_adj"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "rf-proc", check=True).stdout.split()
+    assert "FOO=bar" in out and "HOME=/" in out and "PATH=/bin" in out
+    tail = out[out.index("/work/here"):]
+    assert tail == ["/work/here", "1000", "1000", "5", "7", "0027", "512", "500"]
+
+
+def test_missing_executable_fails_at_create(runtime, make_bundle):
+    bundle = make_bundle(["no-such-program"])
+    result = runtime("create", "-b", bundle, "rf-missing")
+    assert result.returncode == 1
+    assert "executable file not found" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert runtime.ids() == []
+
+
+def test_oom_score_below_the_callers_is_refused_cleanly(runtime, make_bundle):
+    own = int(open("/proc/self/oom_score_adj").read())
+    bundle = make_bundle(["true"], edit=lambda c: c["process"].update(oomScoreAdj=own - 100))
+    result = runtime("run", "-b", bundle, "rf-oom")
+    if result.returncode == 0:
+        return  # this host grants CAP_SYS_RESOURCE; nothing to refuse
+    assert "oomScoreAdj" in result.stderr
+    assert runtime.ids() == []
+
+
+def test_hooks_run_in_order_with_the_state(runtime, make_bundle, tmp_path):
+    log = tmp_path / "hooks.log"
+    script = tmp_path / "hook.py"
+    script.write_text("import json, sys\n"
+                      "state = json.load(sys.stdin)\n"
+                      f"open({str(log)!r}, 'a').write(sys.argv[1] + ' ' + state['status'] + "
+                      "' ' + state['id'] + '\\n')\n")
+
+    def hook(kind):
+        return [{"path": "/opt/pyrunc/bin/python", "args": ["python", str(script), kind]}]
+
+    def edit(config):
+        config["hooks"] = {k: hook(k) for k in ("prestart", "createRuntime", "poststart",
+                                                "poststop")}
+    bundle = make_bundle(["true"], edit=edit)
+    runtime("run", "-b", bundle, "rf-hooks", check=True)
+    lines = log.read_text().splitlines()
+    assert [l.split()[0] for l in lines] == ["prestart", "createRuntime", "poststart", "poststop"]
+    assert all(l.endswith(" rf-hooks") for l in lines)
+    assert lines[-1].split()[1] == "stopped"
+
+
+def test_failing_hook_fails_create_and_leaves_nothing(runtime, make_bundle):
+    bundle = make_bundle(["true"], edit=lambda c: c.update(
+        hooks={"createRuntime": [{"path": "/bin/false"}]}))
+    result = runtime("create", "-b", bundle, "rf-badhook")
+    assert result.returncode == 1 and "hooks.createRuntime[0]" in result.stderr
+    assert runtime.ids() == []
+
+
+def test_run_relays_a_terminal(runtime, make_bundle):
+    bundle = make_bundle(["sh", "-c", "tty; test -t 0 && echo isatty"],
+                         edit=lambda c: c["process"].update(terminal=True))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(runtime.cmd("run", "-b", bundle, "rf-tty"), stdin=slave,
+                            stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.wait(timeout=30) == 0
+    assert b"/dev/pts/0" in output and b"isatty" in output
+
+
+def test_console_socket_receives_the_pty_master(runtime, make_bundle, tmp_path):
+    import array
+    import socket
+    path = str(tmp_path / "console.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    bundle = make_bundle(["sh", "-c", "echo via-console; tty"],
+                         edit=lambda c: c["process"].update(terminal=True))
+    runtime("create", "--console-socket", path, "-b", bundle, "rf-console", check=True)
+    conn, _ = server.accept()
+    fds = array.array("i")
+    _msg, ancdata, _flags, _addr = conn.recvmsg(1024, socket.CMSG_SPACE(4))
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:4])
+    conn.close()
+    server.close()
+    master = fds[0]
+    runtime("start", "rf-console", check=True)
+    output = b""
+    while b"/dev/pts/" not in output:
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert b"via-console" in output and b"/dev/pts/0" in output
+    assert json.loads(runtime("state", "rf-console", check=True).stdout)["id"] == "rf-console"
