@@ -33,8 +33,11 @@ class Runtime:
 
     def __init__(self, root):
         self.root = root
+        self.used_ids = set()
 
     def cmd(self, *args, global_args=()):
+        if len(args) > 1 and args[0] in ("create", "run"):
+            self.used_ids.add(args[-1])  # runc's command line ends with the id
         return [PYRUNC, "--root", self.root, *global_args, *args]
 
     def __call__(self, *args, check=False, timeout=60, global_args=(), **kw):
@@ -76,6 +79,10 @@ def runtime():
     leftover = rt.ids()
     shutil.rmtree(root, ignore_errors=True)
     assert not leftover, f"containers left in {root}: {leftover}"
+    cgroups = [d for d in (f"/sys/fs/cgroup/{c}/{i}" for c in os.listdir("/sys/fs/cgroup")
+                           for i in rt.used_ids if i and "/" not in i and i not in ("..", "."))
+               if os.path.isdir(d)]
+    assert not cgroups, f"cgroups left: {cgroups}"
 
 
 def default_config(rootfs, args):

@@ -134,3 +134,34 @@ def test_capability_the_host_lacks_is_refused(runtime, make_bundle):
     assert "process.capabilities" in result.stderr and "CAP_SYS_RESOURCE" in result.stderr
     assert runtime.ids() == []
     shutil.rmtree(os.path.join(runtime.root), ignore_errors=True)
+
+
+def test_seccomp_profile_is_enforced(runtime, make_bundle):
+    def edit(config):
+        config["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                 "args": [{"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["no_such_syscall_anywhere"], "action": "SCMP_ACT_ERRNO"},
+            ],
+        }
+        config["process"]["args"] = ["sh", "-c", "mkdir /tmp/x 2>&1; grep Seccomp: /proc/self/status"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-seccomp", check=True).stdout
+    assert "Operation not permitted" in out
+    assert "Seccomp:\t2" in out
+
+
+def test_seccomp_without_no_new_privs(runtime, make_bundle):
+    """Without noNewPrivileges the filter is loaded while CAP_SYS_ADMIN is still held."""
+    def edit(config):
+        config["process"]["noNewPrivileges"] = False
+        config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+        config["process"]["args"] = ["sh", "-c", "grep -E 'Seccomp:|NoNewPrivs' /proc/self/status"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-seccomp2", check=True).stdout
+    assert "Seccomp:\t2" in out and "NoNewPrivs:\t0" in out
