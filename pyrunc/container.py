@@ -7,7 +7,7 @@ import _signal as signal  # signal.py without enum wrappers (~3 ms per start)
 import os
 import select
 
-from pyrunc import cgroups, config as config_mod, init, log, protocol, spawn, state as state_mod
+from pyrunc import cgroups, config as config_mod, log, state as state_mod
 from pyrunc.errors import ConfigError, PyruncError, StateError
 from pyrunc.names import CLONE_NEWCGROUP, NAMESPACES
 from pyrunc.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
@@ -50,6 +50,7 @@ class Container:
 
     def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                 foreground):
+        from pyrunc import init, protocol, spawn  # the init path: only create/run/exec need it
         bundle = os.path.abspath(bundle)
         config = config_mod.load_bundle_config(bundle)
         config_mod.validate(config, bundle)
@@ -265,6 +266,7 @@ class Container:
                 raise ConfigError("process.terminal",
                                   "cannot allocate a terminal when detached without --console-socket")
             config = st.data.get("config", {})
+            from pyrunc import init, spawn
             console = None
             if console_socket:
                 from pyrunc import terminal

@@ -3,6 +3,7 @@ kill, delete, run), so those verbs are parsed here with a small table (pyrunc.cl
 go straight to the API; importing click alone would cost more than runc's whole start. Anything
 the table does not cover exactly (help, a typo, another verb) falls back to click, which gives
 the real usage messages."""
+import gc
 import sys
 
 
@@ -64,6 +65,9 @@ def _take_option(argv, i, table, into):
 
 
 def main():
+    # A pyrunc command lives for milliseconds and makes no garbage cycles worth collecting;
+    # a collection in a forked child would also touch (and copy) every page of the heap.
+    gc.disable()
     argv = sys.argv[1:]
     try:
         verb, g, options = parse(argv)

@@ -1,7 +1,6 @@
 """Terminals: the pty made inside the container, handed to the console socket as runc does
 (the master fd over a unix socket, SCM_RIGHTS), or relayed by pyrunc itself for `run`/`exec`
 in the foreground."""
-import array
 import fcntl
 import os
 import select
@@ -42,7 +41,7 @@ def connect_console_socket(path):
 def send_master(sock, master_fd, name="/dev/ptmx"):
     """Hand the pty master to whoever listens on the console socket (conmon, containerd)."""
     sock.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                    array.array("i", [master_fd]))])
+                                    struct.pack("i", master_fd))])
 
 
 class Relay:
