@@ -162,3 +162,15 @@ def test_console_socket_receives_the_pty_master(runtime, make_bundle, tmp_path):
     os.close(master)
     assert b"via-console" in output and b"/dev/pts/0" in output
     assert json.loads(runtime("state", "rf-console", check=True).stdout)["id"] == "rf-console"
+
+
+def test_tmpcopyup_keeps_the_images_files(runtime, make_bundle):
+    def edit(config):
+        config["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                                 "options": ["tmpcopyup", "mode=755"]})
+        config["process"]["args"] = ["sh", "-c", "grep -c root /etc/passwd; "
+                                     "grep ' /etc ' /proc/self/mountinfo | grep -c tmpfs; "
+                                     "echo new > /etc/added && cat /etc/added"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "rf-copyup", check=True).stdout.split()
+    assert out == ["1", "1", "new"]
