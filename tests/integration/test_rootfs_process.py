@@ -174,3 +174,52 @@ def test_tmpcopyup_keeps_the_images_files(runtime, make_bundle):
     bundle = make_bundle(edit=edit)
     out = runtime("run", "-b", bundle, "rf-copyup", check=True).stdout.split()
     assert out == ["1", "1", "new"]
+
+
+def test_spec_writes_a_config_that_runs(runtime, tmp_path, busybox_rootfs):
+    bundle = tmp_path / "spec-bundle"
+    bundle.mkdir()
+    subprocess.run(runtime.cmd("spec", "--bundle", str(bundle)), check=True)
+    config = json.loads((bundle / "config.json").read_text())
+    assert config["ociVersion"] and config["process"]["args"] == ["sh"]
+    again = runtime("spec", "--bundle", str(bundle))
+    assert again.returncode == 1 and "exists" in again.stderr
+    config["root"]["path"] = busybox_rootfs
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["echo", "spec-ok"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    assert runtime("run", "-b", str(bundle), "rf-spec", check=True).stdout == "spec-ok\n"
+    rootless = tmp_path / "rootless"
+    rootless.mkdir()
+    subprocess.run(runtime.cmd("spec", "--rootless", "--bundle", str(rootless)), check=True)
+    types = [n["type"] for n in json.loads((rootless / "config.json").read_text())
+             ["linux"]["namespaces"]]
+    assert "user" in types and "network" not in types
+
+
+def test_listen_fds_are_passed_on(runtime, make_bundle):
+    r, w = os.pipe()
+    bundle = make_bundle(["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; echo via-listen-fd >&3"])
+    command = " ".join(runtime.cmd("run", "-b", bundle, "rf-listen"))
+    try:
+        result = subprocess.run(["bash", "-c", f"exec 3>&{w}; LISTEN_FDS=1 exec {command}"],
+                                pass_fds=(w,), capture_output=True, text=True, timeout=60)
+        os.close(w)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["1", "1"]
+        assert os.read(r, 100) == b"via-listen-fd\n"
+    finally:
+        os.close(r)
+
+
+def test_version_and_help(runtime):
+    out = subprocess.run([runtime.cmd()[0], "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and "pyrunc version" in out.stdout and "spec: 1.0.2" in out.stdout
+    help_text = subprocess.run([runtime.cmd()[0], "create", "--help"], capture_output=True,
+                               text=True).stdout
+    for flag in ("--bundle", "--console-socket", "--pid-file", "--no-pivot", "--no-new-keyring",
+                 "--preserve-fds"):
+        assert flag in help_text
+    bad = subprocess.run([runtime.cmd()[0], "create", "--bogus", "x"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "--bogus" in bad.stderr
