@@ -9,7 +9,7 @@ import select
 
 from pyrunc import cgroups, config as config_mod, log, state as state_mod
 from pyrunc.errors import ConfigError, PyruncError, StateError
-from pyrunc.names import CLONE_NEWCGROUP, NAMESPACES
+from pyrunc.names import NAMESPACES
 from pyrunc.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 
 PR_SET_CHILD_SUBREAPER = 36

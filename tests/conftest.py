@@ -110,6 +110,59 @@ def make_bundle(tmp_path, busybox_rootfs):
     return make
 
 
+def run_on_pty(argv, timeout=30):
+    """Run argv with a new pty as its stdin/stdout/stderr; return (exit code, output)."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    try:
+        output = read_until(master)
+    finally:
+        os.close(master)
+    return proc.wait(timeout=timeout), output
+
+
+def read_until(fd, needle=None):
+    """Read fd until end of file (EIO on a pty whose other side closed), or until needle."""
+    output = b""
+    while needle is None or needle not in output:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    return output
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02):
+    """Poll predicate until true or timeout; its last value."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def processes_with_marker(marker):
+    """Pids whose environment holds marker (tests tag the containers they start with one)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def host_mounts_mentioning(text):
     with open("/proc/self/mountinfo") as f:
         return [line for line in f if text in line]

@@ -7,16 +7,7 @@ import time
 
 import pytest
 
-from conftest import host_mounts_mentioning
-
-
-def wait_for(predicate, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+from conftest import host_mounts_mentioning, processes_with_marker, run_on_pty, wait_until
 
 
 def test_run_prints_what_the_container_sees(runtime, make_bundle):
@@ -46,7 +37,7 @@ def test_run_exit_code_is_the_containers(runtime, make_bundle, script, expected)
 def test_run_killed_by_signal_exits_128_plus_n(runtime, make_bundle):
     bundle = make_bundle(["sleep", "1000"])
     proc = subprocess.Popen(runtime.cmd("run", "-b", bundle, "acc-sig"))
-    assert wait_for(lambda: "acc-sig" in runtime.ids() and
+    assert wait_until(lambda: "acc-sig" in runtime.ids() and
                     runtime.state("acc-sig")["status"] == "running")
     runtime("kill", "acc-sig", "KILL", check=True)
     assert proc.wait(timeout=20) == 128 + 9
@@ -79,7 +70,7 @@ def test_lifecycle(runtime, make_bundle):
     assert runtime.state("acc-life")["status"] == "running"
     assert "acc-life" in runtime("list", "-q", check=True).stdout.split()
     runtime("kill", "acc-life", "KILL", check=True)
-    assert wait_for(lambda: runtime.state("acc-life")["status"] == "stopped")
+    assert wait_until(lambda: runtime.state("acc-life")["status"] == "stopped")
     runtime("delete", "acc-life", check=True)
     gone = runtime("state", "acc-life")
     assert gone.returncode == 1 and "does not exist" in gone.stderr
@@ -91,7 +82,7 @@ def test_kill_by_name_and_number(runtime, make_bundle, sig):
     bundle = make_bundle(["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.05; done"])
     runtime("run", "-d", "-b", bundle, "acc-kill", check=True)
     runtime("kill", "acc-kill", sig, check=True)
-    assert wait_for(lambda: runtime.state("acc-kill")["status"] == "stopped")
+    assert wait_until(lambda: runtime.state("acc-kill")["status"] == "stopped")
     runtime("delete", "acc-kill", check=True)
 
 
@@ -112,23 +103,9 @@ def test_exec_variants(runtime, make_bundle, tmp_path):
     assert os.readlink(f"/proc/{pid}/ns/pid") == os.readlink(f"/proc/{init_pid}/ns/pid")
     assert open(f"/proc/{pid}/cmdline").read().startswith("sleep")
     # --tty: under a pty, the process gets a terminal of the container's own devpts
-    import pty
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(runtime.cmd("exec", "--tty", "acc-exec", "sh", "-c",
-                                        "tty; test -t 0 && echo isatty"),
-                            stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(master, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert proc.wait(timeout=20) == 0
-    os.close(master)
+    code, output = run_on_pty(runtime.cmd("exec", "--tty", "acc-exec", "sh", "-c",
+                                          "tty; test -t 0 && echo isatty"))
+    assert code == 0
     assert b"/dev/pts/" in output and b"isatty" in output
     # --process FILE
     process = {"args": ["sh", "-c", "echo from-file"], "cwd": "/", "env": ["PATH=/bin"]}
@@ -136,7 +113,7 @@ def test_exec_variants(runtime, make_bundle, tmp_path):
     out = runtime("exec", "--process", str(tmp_path / "p.json"), "acc-exec", check=True)
     assert out.stdout.strip() == "from-file"
     runtime("delete", "--force", "acc-exec", check=True)
-    assert not os.path.exists(f"/proc/{pid}/cmdline") or wait_for(
+    assert not os.path.exists(f"/proc/{pid}/cmdline") or wait_until(
         lambda: not os.path.exists(f"/proc/{pid}"))
 
 
@@ -164,19 +141,6 @@ def test_pod_shares_net_ipc_uts(runtime, make_bundle):
     assert out.stdout.strip() == "pod-a"
     for name in ("acc-pod-b", "acc-pod-a"):
         runtime("delete", "--force", name, check=True)
-
-
-def _container_processes(marker):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if marker.encode() in f.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 BAD_INPUTS = {
@@ -209,7 +173,7 @@ def test_bad_input_one_line_and_nothing_left(runtime, make_bundle, tmp_path, cas
     assert "Traceback" not in result.stderr
     assert runtime.ids() == []
     assert host_mounts_mentioning(bundle) == mounts_before
-    assert _container_processes(f"bad-{case}") == []
+    assert processes_with_marker(f"bad-{case}") == []
     assert not any(os.path.exists(f"/sys/fs/cgroup/{c}/acc-bad") for c in ("pids", "memory"))
 
 
@@ -225,7 +189,7 @@ def test_bad_id_and_id_in_use(runtime, make_bundle):
     assert again.returncode == 1 and "already exists" in again.stderr
     assert runtime.state("acc-dup")["pid"] == pid  # the first one is untouched
     runtime("delete", "acc-dup", check=True)  # a created container can be deleted
-    assert not os.path.exists(f"/proc/{pid}") or wait_for(
+    assert not os.path.exists(f"/proc/{pid}") or wait_until(
         lambda: not os.path.exists(f"/proc/{pid}/cmdline") or
         open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z")
 
@@ -251,7 +215,7 @@ def test_systemd_cgroup_is_a_clear_error(runtime, make_bundle):
 def test_signals_are_forwarded_by_run(runtime, make_bundle):
     bundle = make_bundle(["sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.05; done"])
     proc = subprocess.Popen(runtime.cmd("run", "-b", bundle, "acc-fwd"))
-    assert wait_for(lambda: "acc-fwd" in runtime.ids() and
+    assert wait_until(lambda: "acc-fwd" in runtime.ids() and
                     runtime.state("acc-fwd")["status"] == "running")
     time.sleep(0.2)  # let the shell install its trap
     proc.send_signal(signal.SIGUSR1)

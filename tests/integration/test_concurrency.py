@@ -5,7 +5,8 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from test_crash_cleanup import alive, cgroup_dirs, wait_until
+from conftest import wait_until
+from test_crash_cleanup import alive, cgroup_dirs
 
 
 def test_100_containers_20_at_a_time(runtime, make_bundle):

@@ -2,26 +2,11 @@
 may be left (state dir, processes, cgroups, mounts)."""
 import os
 import signal
-import time
 
 import pytest
 
-from conftest import host_mounts_mentioning
+from conftest import host_mounts_mentioning, processes_with_marker, wait_until
 from pyrunc.protocol import PARENT_STEPS
-
-
-def processes_with_marker(marker):
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if marker.encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 def alive(pids):
@@ -34,15 +19,6 @@ def alive(pids):
         except OSError:
             continue
     return result
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def cgroup_dirs(container_id):

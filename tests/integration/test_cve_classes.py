@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import host_mounts_mentioning
-from test_crash_cleanup import wait_until
+from conftest import wait_until
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Mounts, devices, hooks and the process's own settings, seen from inside the container."""
 import json
 import os
-import pty
 import subprocess
+
+from conftest import read_until, run_on_pty
 
 
 def test_mounts_and_devices(runtime, make_bundle, tmp_path):
@@ -112,21 +113,8 @@ def test_failing_hook_fails_create_and_leaves_nothing(runtime, make_bundle):
 def test_run_relays_a_terminal(runtime, make_bundle):
     bundle = make_bundle(["sh", "-c", "tty; test -t 0 && echo isatty"],
                          edit=lambda c: c["process"].update(terminal=True))
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(runtime.cmd("run", "-b", bundle, "rf-tty"), stdin=slave,
-                            stdout=slave, stderr=slave)
-    os.close(slave)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(master, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(master)
-    assert proc.wait(timeout=30) == 0
+    code, output = run_on_pty(runtime.cmd("run", "-b", bundle, "rf-tty"))
+    assert code == 0
     assert b"/dev/pts/0" in output and b"isatty" in output
 
 
@@ -150,15 +138,7 @@ def test_console_socket_receives_the_pty_master(runtime, make_bundle, tmp_path):
     server.close()
     master = fds[0]
     runtime("start", "rf-console", check=True)
-    output = b""
-    while b"/dev/pts/" not in output:
-        try:
-            chunk = os.read(master, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
+    output = read_until(master, b"/dev/pts/")
     os.close(master)
     assert b"via-console" in output and b"/dev/pts/0" in output
     assert json.loads(runtime("state", "rf-console", check=True).stdout)["id"] == "rf-console"
