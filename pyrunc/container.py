@@ -112,6 +112,8 @@ class Container:
                 protocol.checkpoint("init-pid")
                 cgroups.join(cgroup_paths, pid)
                 protocol.checkpoint("cgroup-joined")
+
+            def on_hooks():
                 from pyrunc import hooks
                 hook_state = dict(self.state.oci_state(), status=CREATING)
                 hooks.run_hooks(config, "prestart", hook_state)
@@ -119,7 +121,7 @@ class Container:
 
             try:
                 spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
-                                      linux.get("gidMappings"), after_fork)
+                                      linux.get("gidMappings"), after_fork, on_hooks)
             finally:
                 os.close(plan.fifo_fd)
             protocol.checkpoint("ready")
@@ -190,9 +192,13 @@ class Container:
             st.unlock()
 
     def _release_fifo(self):
+        """Open the exec fifo: the init writes "0" (released), runs the startContainer hooks,
+        writes "1" and execs, which closes its end: end-of-file after "01" means the
+        container's process runs."""
         st = self.state
         fd = os.open(st.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         pidfd = _pidfd(st.pid)
+        received = b""
         try:
             poller = select.poll()
             poller.register(fd, select.POLLIN)
@@ -201,16 +207,22 @@ class Container:
             while True:
                 events = dict(poller.poll())
                 if fd in events:
-                    data = os.read(fd, 1)
+                    data = os.read(fd, 16)
                     if data:
+                        received += data
+                        continue
+                    if received:  # end of file, after the init had opened its end
                         break
-                if pidfd is not None and pidfd in events:
+                if pidfd is not None and pidfd in events and not received:
                     raise StateError("the container's init exited before it could start")
         finally:
             os.close(fd)
             if pidfd is not None:
                 os.close(pidfd)
         os.unlink(st.fifo_path)
+        if received != b"01":
+            raise StateError("the container's process did not start: a startContainer hook "
+                             "failed or the init died (see the container's stderr)")
 
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,

@@ -10,6 +10,11 @@ class HookError(PyruncError):
     pass
 
 
+def has_hooks(config, *kinds):
+    hooks = config.get("hooks") or {}
+    return any(hooks.get(kind) for kind in kinds)
+
+
 def run_hooks(config, kind, state):
     hooks = (config.get("hooks") or {}).get(kind) or []
     if not hooks:
@@ -28,6 +33,12 @@ def run_hooks(config, kind, state):
                             f"{hook.get('timeout')}s") from None
         except OSError as e:
             raise HookError(f"hooks.{kind}[{i}] {hook['path']}: {e.strerror}") from None
+        # A hook's output goes to pyrunc's log, never to the container's stdio (which is
+        # also pyrunc's own when an engine calls it).
+        from pyrunc import log
+        for stream, data in (("stdout", result.stdout), ("stderr", result.stderr)):
+            if data.strip():
+                log.info(f"hooks.{kind}[{i}] {stream}: {data.decode(errors='replace').strip()}")
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).decode(errors="replace").strip()
             raise HookError(f"hooks.{kind}[{i}] {hook['path']}: exit status "

@@ -106,8 +106,12 @@ def run_init(plan, chan):
                                     or _joined(plan, "user"), bool(plan.new_flags & CLONE_NEWCGROUP),
                                     plan.cgroup_paths)
         root_fd = rootfs.prepare(config, rctx)
+        if hooks.has_hooks(config, "prestart", "createRuntime"):
+            ctx["step"] = "waiting for prestart and createRuntime hooks"
+            chan.send(protocol.RUN_HOOKS)
+            chan.expect(protocol.HOOKS_DONE)
         ctx["step"] = "createContainer hooks"
-        hooks.run_hooks(config, "createContainer", _hook_state(plan, "created"))
+        hooks.run_hooks(config, "createContainer", _hook_state(plan, "creating"))
         ctx["step"] = "pivot_root" if not plan.no_pivot else "chroot"
         rootfs.pivot(root_fd, plan.no_pivot)
         os.close(root_fd)
@@ -136,12 +140,14 @@ def run_init(plan, chan):
         _report(chan, ctx, e)
         os._exit(1)
     try:
-        # Blocks until `start` opens the fifo for reading.
+        # Blocks until `start` opens the fifo for reading. "0": released; "1": about to exec.
+        # The fd is close-on-exec, so `start` reads end-of-file once the execve happened and
+        # only then runs the poststart hooks.
         fd = os.open(f"/proc/self/fd/{plan.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
-        os.write(fd, b"0")
-        os.close(fd)
         os.close(plan.fifo_fd)
-        hooks.run_hooks(config, "startContainer", _hook_state(plan, "running"))
+        os.write(fd, b"0")
+        hooks.run_hooks(config, "startContainer", _hook_state(plan, "created"))
+        os.write(fd, b"1")
         process_setup.exec_now(prepared, plan.preserve_fds)
     except BaseException as e:  # noqa: B036 - nobody listens any more: stderr is all we have
         os.write(2, f"pyrunc init: {_describe(e)}\n".encode())

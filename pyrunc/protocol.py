@@ -21,11 +21,12 @@ create / run (the init path)
                                           fork ────────────────────────▶ (blocked on channel)
         ◀──────────────── INIT_PID {pid}  exit 0
   record pid in state.json, join pid to
-  the container's cgroups, run
-  prestart / createRuntime hooks
+  the container's cgroups
         ──────────────── CONTINUE ─────────────────────────────────────▶ unshare(CLONE_NEWCGROUP)?
-                                                                         mounts, devices,
-                                                                         createContainer hooks
+                                                                         mounts, devices
+        ◀──────────────────────────────────────────────── RUN_HOOKS      (only with such hooks)
+  prestart, createRuntime hooks
+        ──────────────── HOOKS_DONE ───────────────────────────────────▶ createContainer hooks,
                                                                          pivot_root, hostname,
                                                                          sysctl, console
         ◀──────────────────────────────────────────────── PTY_MASTER     (terminal: fd attached)
@@ -52,6 +53,8 @@ USERNS_READY = "userns-ready"
 USERNS_MAPPED = "userns-mapped"
 INIT_PID = "init-pid"
 CONTINUE = "continue"
+RUN_HOOKS = "run-hooks"
+HOOKS_DONE = "hooks-done"
 PTY_MASTER = "pty-master"
 READY = "ready"
 ERROR = "error"

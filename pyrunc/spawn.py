@@ -13,10 +13,11 @@ class Spawned:
         self.pty_master = pty_master
 
 
-def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None):
+def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=None):
     """Run the sequence up to READY. after_fork() runs in the parent while stage1 works;
-    on_pid(pid) runs once the init's pid is known (record it, join cgroups, run hooks) before
-    the init is let go. On any failure the children are killed and the error is raised."""
+    on_pid(pid) runs once the init's pid is known (record it, join cgroups) before the init is
+    let go; on_hooks() when the init, its mounts done, asks for the runtime's hooks. On any
+    failure the children are killed and the error is raised."""
     _require_single_thread()
     parent_chan, child_chan = protocol.Channel.pair()
     stage1_pid = os.fork()
@@ -49,6 +50,9 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None):
             message, fds = _recv(parent_chan)
             if message["type"] == protocol.PTY_MASTER:
                 pty_master = fds[0]
+            elif message["type"] == protocol.RUN_HOOKS:
+                on_hooks()
+                parent_chan.send(protocol.HOOKS_DONE)
             elif message["type"] == protocol.READY:
                 break
         if plan.is_exec:

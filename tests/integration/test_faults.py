@@ -1,0 +1,293 @@
+"""Fault injection on the init path: `pyrunc create` SIGKILLs itself at each step of
+pyrunc.protocol.PARENT_STEPS (PYRUNC_TEST_KILL_AT=<step>, see protocol.checkpoint). Whatever the
+step, `pyrunc delete --force` must then succeed and leave nothing behind: no state directory, no
+process of the container, no cgroup directory, no mount on the host.
+
+Processes are found from the outside, through /proc: a process is the container's if it was not
+there before the test and its command line or environment names the container (its id, its
+bundle, a marker put in pyrunc's environment and in the container's), or if it lives in a pid
+namespace seen to belong to the container. Processes of unrelated tests running at the same time
+on this host (other pid namespaces) are not mistaken for ours."""
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import wait_until
+from pyrunc.protocol import PARENT_STEPS
+
+SELF_PIDNS = os.readlink("/proc/self/ns/pid")
+
+
+# -- looking from the outside ---------------------------------------------------------------------
+
+def _read(path, mode="rb"):
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def process_table():
+    """{pid: (start time, state letter)} for every process now visible in /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _read(f"/proc/{entry}/stat")
+        if not stat:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        table[int(entry)] = (int(fields[19]), fields[0].decode())
+    return table
+
+
+def pid_namespace(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+class Tracker:
+    """Remembers what ran before the test; finds the container's processes that appeared since."""
+
+    def __init__(self, tags):
+        self.tags = [t.encode() for t in tags]
+        self.before = {pid: start for pid, (start, _) in process_table().items()}
+        self.namespaces = set()  # pid namespaces seen to hold the container's processes
+
+    def _is_new(self, pid, start):
+        return self.before.get(pid) != start
+
+    def _tagged(self, pid):
+        for name in ("cmdline", "environ"):
+            data = _read(f"/proc/{pid}/{name}")
+            if data and any(t in data for t in self.tags):
+                return True
+        return False
+
+    def live(self):
+        """Live (non-zombie) processes of the container; learns their pid namespaces."""
+        found = []
+        for pid, (start, letter) in process_table().items():
+            if letter in ("Z", "X") or not self._is_new(pid, start):
+                continue
+            ns = pid_namespace(pid)
+            if self._tagged(pid):
+                if ns and ns != SELF_PIDNS:
+                    self.namespaces.add(ns)
+                found.append(pid)
+            elif ns and ns != SELF_PIDNS and ns in self.namespaces:
+                found.append(pid)
+        return found
+
+    def note(self, pid):
+        """The init's pid, read from state.json: its namespace is the container's."""
+        ns = pid_namespace(pid)
+        if ns and ns != SELF_PIDNS:
+            self.namespaces.add(ns)
+
+
+def cgroup_dirs(container_id):
+    found = []
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        d = os.path.join("/sys/fs/cgroup", hierarchy, container_id)
+        if os.path.isdir(d):
+            found.append(d)
+    return found
+
+
+def host_mounts(*paths):
+    with open("/proc/self/mountinfo") as f:
+        return [line.rstrip("\n") for line in f if any(p in line for p in paths)]
+
+
+def alive(pid):
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return False
+    return stat[stat.rindex(b")") + 2:].split()[0] not in (b"Z", b"X")
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def own_rootfs(tmp_path, busybox_rootfs):
+    """A private copy of the busybox rootfs: a host mount naming it can only be ours."""
+    rootfs = tmp_path / "pyrunc-rootfs"
+    subprocess.run(["cp", "-a", busybox_rootfs, str(rootfs)], check=True)
+    return str(rootfs)
+
+
+@pytest.fixture
+def faulty(runtime, make_bundle, own_rootfs):
+    """A bundle whose process sleeps, and the means to crash `create` in it at a step."""
+    marker_value = uuid.uuid4().hex
+    marker = f"PYRUNC_FAULT_MARK={marker_value}"
+
+    def edit(config):
+        config["root"]["path"] = own_rootfs
+        config["process"]["env"].append(marker)
+
+    bundle = make_bundle(["sleep", "1000"], edit=edit)
+
+    class Faulty:
+        pass
+
+    f = Faulty()
+    f.bundle = bundle
+    f.rootfs = own_rootfs
+    f.marker = marker
+
+    def crash(step, container_id, stdout=None):
+        f.tracker = Tracker([container_id, bundle, marker, own_rootfs])
+        env = dict(os.environ, PYRUNC_TEST_KILL_AT=step, PYRUNC_FAULT_MARK=marker_value)
+        kw = {"stdout": stdout} if stdout is not None else {}
+        result = runtime("create", "--bundle", bundle, container_id, env=env, timeout=30, **kw)
+        assert result.returncode == -signal.SIGKILL, (
+            f"create with PYRUNC_TEST_KILL_AT={step} should die by SIGKILL, got "
+            f"{result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    f.crash = crash
+    return f
+
+
+def state_json(runtime, container_id):
+    data = _read(os.path.join(runtime.root, container_id, "state.json"))
+    return json.loads(data) if data else {}
+
+
+def assert_nothing_left(runtime, faulty, container_id):
+    assert not os.path.exists(os.path.join(runtime.root, container_id)), \
+        f"state dir left: {os.listdir(os.path.join(runtime.root, container_id))}"
+    assert container_id not in runtime.ids()
+    # Children that exit by themselves (stage1, an init whose parent vanished) get a moment.
+    assert wait_until(lambda: not faulty.tracker.live(), timeout=10), \
+        [(p, _read(f"/proc/{p}/cmdline")) for p in faulty.tracker.live()]
+    assert wait_until(lambda: not cgroup_dirs(container_id), timeout=5), cgroup_dirs(container_id)
+    assert host_mounts(faulty.rootfs, faulty.bundle) == []
+
+
+# -- tests ----------------------------------------------------------------------------------------
+
+def test_every_parent_step_is_covered():
+    """The steps are the checkpoints pyrunc really calls, in the order of the protocol."""
+    import pyrunc.container
+    import pyrunc.spawn
+    source = "".join(open(m.__file__).read() for m in (pyrunc.container, pyrunc.spawn))
+    assert PARENT_STEPS
+    for step in PARENT_STEPS:
+        assert f'checkpoint("{step}")' in source, step
+
+
+@pytest.mark.parametrize("step", PARENT_STEPS)
+def test_crash_at_step_then_delete_force_leaves_nothing(runtime, faulty, step):
+    container_id = f"pyrunc-fault-{step}-{uuid.uuid4().hex[:6]}"
+    faulty.crash(step, container_id)
+
+    # The id stays taken by the half-made container until it is deleted.
+    assert os.path.isdir(os.path.join(runtime.root, container_id))
+    again = runtime("create", "--bundle", faulty.bundle, container_id)
+    assert again.returncode != 0
+    assert "exist" in again.stderr, again.stderr
+    data = state_json(runtime, container_id)
+    if data.get("pid"):
+        faulty.tracker.note(data["pid"])
+    faulty.tracker.live()  # learn the namespaces of whatever still runs
+
+    # `state` answers without a traceback: the container is half-made, or its init is gone.
+    state = runtime("state", container_id)
+    assert "Traceback" not in state.stderr, state.stderr
+    if state.returncode == 0:
+        assert json.loads(state.stdout)["status"] in ("creating", "created", "stopped"), \
+            state.stdout
+
+    deleted = runtime("delete", "--force", container_id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert_nothing_left(runtime, faulty, container_id)
+
+    # And the id can be taken again: a fresh create under it works.
+    runtime("create", "--bundle", faulty.bundle, container_id, check=True)
+    assert runtime.state(container_id)["status"] == "created"
+    runtime("delete", "--force", container_id, check=True)
+    assert_nothing_left(runtime, faulty, container_id)
+
+
+@pytest.mark.parametrize("step", PARENT_STEPS)
+def test_what_exists_after_the_crash(runtime, faulty, step):
+    """Sanity of the injection itself: the crash happens where the step says, so the cleanup
+    above had something to clean."""
+    container_id = f"pyrunc-fault-where-{step}-{uuid.uuid4().hex[:6]}"
+    faulty.crash(step, container_id)
+    data = state_json(runtime, container_id)
+    index = PARENT_STEPS.index(step)
+    if index <= PARENT_STEPS.index("forked"):
+        assert not data.get("pid")  # the init's pid is not known yet
+    if index >= PARENT_STEPS.index("init-pid"):
+        assert data.get("pid", 0) > 0
+        assert data.get("cgroups_created"), data.get("cgroups_created")
+        assert cgroup_dirs(container_id)
+    if index >= PARENT_STEPS.index("ready"):
+        # The init has done everything and waits on the exec fifo: alive, pid 1 of its own
+        # pid namespace.
+        pid = data["pid"]
+        assert alive(pid)
+        nspid = [line for line in _read(f"/proc/{pid}/status", "r").splitlines()
+                 if line.startswith("NSpid:")][0].split()[1:]
+        assert nspid == [str(pid), "1"], nspid
+        assert os.path.exists(os.path.join(runtime.root, container_id, "exec.fifo"))
+    if step == "state-written":
+        assert data.get("status_hint") == "created"
+    runtime("delete", "--force", container_id, check=True)
+    assert_nothing_left(runtime, faulty, container_id)
+
+
+def test_crash_at_ready_leaves_a_waiting_init_that_state_reports_and_delete_kills(
+        runtime, faulty):
+    container_id = f"pyrunc-fault-ready-{uuid.uuid4().hex[:6]}"
+    faulty.crash("ready", container_id)
+    state = runtime.state(container_id)
+    # pyrunc died before writing `created`, but the init is ready and waits on the fifo.
+    assert state["status"] in ("created", "creating"), state
+    pid = state["pid"]
+    assert pid > 0
+    faulty.tracker.note(pid)
+    assert alive(pid)
+    assert faulty.tracker.live() == [pid]  # stage1 is gone, only the init is left
+    # Still pyrunc's own code (not the container's sleep): it has not been started.
+    assert b"sleep" not in _read(f"/proc/{pid}/cmdline")
+    # A plain delete refuses a container whose init lives; kill refuses nothing harmful.
+    plain = runtime("delete", container_id)
+    if state["status"] == "created":
+        # runc deletes a created container without --force (nothing of the user ran yet).
+        assert plain.returncode == 0 or "running" not in plain.stderr, plain.stderr
+    if plain.returncode != 0:
+        runtime("delete", "--force", container_id, check=True)
+    assert wait_until(lambda: not alive(pid), timeout=10), f"init {pid} survived delete"
+    assert_nothing_left(runtime, faulty, container_id)
+
+
+@pytest.mark.parametrize("step", ["ready", "state-written"])
+def test_container_created_before_the_crash_can_still_start(runtime, faulty, tmp_path, step):
+    """Past `ready` everything of the container is made: `start` runs it as if create had
+    returned normally."""
+    container_id = f"pyrunc-fault-start-{step}-{uuid.uuid4().hex[:6]}"
+    out_path = tmp_path / "out"
+    with open(out_path, "wb") as out:
+        faulty.crash(step, container_id, stdout=out)
+    pid = runtime.state(container_id)["pid"]
+    runtime("start", container_id, check=True)
+    assert wait_until(lambda: b"sleep" in (_read(f"/proc/{pid}/cmdline") or b""), timeout=10), \
+        _read(f"/proc/{pid}/cmdline")
+    assert runtime.state(container_id)["status"] == "running"
+    runtime("kill", container_id, "KILL", check=True)
+    assert wait_until(lambda: runtime.state(container_id)["status"] == "stopped", timeout=10)
+    runtime("delete", container_id, check=True)
+    assert_nothing_left(runtime, faulty, container_id)
