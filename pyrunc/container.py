@@ -163,11 +163,8 @@ class Container:
         st.remove()
         if poststop:
             from pyrunc import hooks
-            try:
-                hooks.run_hooks(st.data.get("config", {}), "poststop",
-                                dict(st.oci_state(), status=STOPPED))
-            except PyruncError as e:
-                log.warning(str(e))  # the spec: a failing poststop hook is only logged
+            hooks.run_hooks(st.data.get("config", {}), "poststop",
+                            dict(st.oci_state(), status=STOPPED))
 
     # -- start / run -----------------------------------------------------------------------------
 
@@ -184,10 +181,7 @@ class Container:
                                  "cannot start a container that has stopped")
             self._release_fifo()
             from pyrunc import hooks
-            try:
-                hooks.run_hooks(st.data.get("config", {}), "poststart", st.oci_state())
-            except PyruncError as e:
-                log.warning(str(e))
+            hooks.run_hooks(st.data.get("config", {}), "poststart", st.oci_state())
         finally:
             st.unlock()
 

@@ -15,31 +15,48 @@ def has_hooks(config, *kinds):
     return any(hooks.get(kind) for kind in kinds)
 
 
+# After these, a failing hook is logged and the others still run (runtime.md).
+WARN_ONLY = ("poststart", "poststop")
+
+
 def run_hooks(config, kind, state):
+    """Run every hook of `kind` with state on stdin. A failure raises HookError, except for
+    poststart/poststop whose failures are logged as warnings."""
     hooks = (config.get("hooks") or {}).get(kind) or []
     if not hooks:
         return
-    import subprocess  # only containers with hooks pay for this import
+    from pyrunc import log
 
     payload = jsonio.dumps(state).encode()
     for i, hook in enumerate(hooks):
-        args = hook.get("args") or [hook["path"]]
-        env = dict(e.split("=", 1) for e in hook.get("env") or [])
         try:
-            result = subprocess.run(args, executable=hook["path"], input=payload, env=env,
-                                    capture_output=True, timeout=hook.get("timeout"))
-        except subprocess.TimeoutExpired:
-            raise HookError(f"hooks.{kind}[{i}] {hook['path']}: timed out after "
-                            f"{hook.get('timeout')}s") from None
-        except OSError as e:
-            raise HookError(f"hooks.{kind}[{i}] {hook['path']}: {e.strerror}") from None
-        # A hook's output goes to pyrunc's log, never to the container's stdio (which is
-        # also pyrunc's own when an engine calls it).
-        from pyrunc import log
-        for stream, data in (("stdout", result.stdout), ("stderr", result.stderr)):
-            if data.strip():
-                log.info(f"hooks.{kind}[{i}] {stream}: {data.decode(errors='replace').strip()}")
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).decode(errors="replace").strip()
-            raise HookError(f"hooks.{kind}[{i}] {hook['path']}: exit status "
-                            f"{result.returncode}" + (f": {detail.splitlines()[-1]}" if detail else ""))
+            _run_one(kind, i, hook, payload)
+        except HookError as e:
+            if kind not in WARN_ONLY:
+                raise
+            log.warning(str(e))
+
+
+def _run_one(kind, i, hook, payload):
+    import subprocess  # only containers with hooks pay for this import
+    from pyrunc import log
+
+    name = f"hooks.{kind}[{i}] {hook['path']}"
+    args = hook.get("args") or [hook["path"]]
+    env = dict(e.split("=", 1) for e in hook.get("env") or [])
+    try:
+        result = subprocess.run(args, executable=hook["path"], input=payload, env=env,
+                                capture_output=True, timeout=hook.get("timeout"))
+    except subprocess.TimeoutExpired:
+        raise HookError(f"{name}: timed out after {hook.get('timeout')}s (killed)") from None
+    except OSError as e:
+        raise HookError(f"{name}: {e.strerror}") from None
+    # A hook's output goes to pyrunc's log, never to the container's stdio (which is also
+    # pyrunc's own when an engine calls it).
+    for stream, data in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if data.strip():
+            log.info(f"{name} {stream}: {data.decode(errors='replace').strip()}")
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).decode(errors="replace").strip()
+        raise HookError(f"{name}: exit status {result.returncode}"
+                        + (f": {detail.splitlines()[-1]}" if detail else ""))

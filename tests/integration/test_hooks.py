@@ -1,0 +1,104 @@
+"""All six OCI hooks: order, the state on stdin, the namespace each runs in, failures, timeouts."""
+import os
+import subprocess
+
+HOOK = """#!/bin/sh
+status=$(sed -n 's/.*"status":"\\([a-z]*\\)".*/\\1/p')
+echo "$1 $status $(readlink /proc/self/ns/mnt)" >> "$2"
+"""
+
+
+def hooked_bundle(make_bundle, tmp_path, busybox_rootfs, hooks_edit=None, args=("true",)):
+    """A bundle whose six hooks append 'name status mnt-ns' to tmp_path/log/hooks.log;
+    startContainer runs inside the container, so its script and log dir are there too."""
+    rootfs = tmp_path / "rootfs"
+    subprocess.run(["cp", "-a", busybox_rootfs, str(rootfs)], check=True)
+    (rootfs / "hook.sh").write_text(HOOK)
+    (rootfs / "hook.sh").chmod(0o755)
+    logdir = tmp_path / "log"
+    logdir.mkdir()
+    host_hook = str(rootfs / "hook.sh")
+    host_log = str(logdir / "hooks.log")
+
+    def edit(config):
+        config["root"]["path"] = str(rootfs)
+        config["mounts"].append({"destination": "/hooklog", "type": "bind",
+                                 "source": str(logdir), "options": ["bind"]})
+        config["hooks"] = {
+            kind: [{"path": host_hook, "args": ["hook.sh", kind, host_log]}]
+            for kind in ("prestart", "createRuntime", "createContainer", "poststart", "poststop")
+        }
+        config["hooks"]["startContainer"] = [
+            {"path": "/hook.sh", "args": ["hook.sh", "startContainer", "/hooklog/hooks.log"]}]
+        config["annotations"] = {"org.example.test": "yes"}
+        if hooks_edit:
+            hooks_edit(config["hooks"])
+    return make_bundle(list(args), edit=edit), logdir / "hooks.log"
+
+
+def test_six_hooks_in_order_and_in_their_namespaces(runtime, make_bundle, tmp_path,
+                                                    busybox_rootfs):
+    bundle, log = hooked_bundle(make_bundle, tmp_path, busybox_rootfs)
+    runtime("run", "-b", bundle, "hooks-all", check=True)
+    rows = [line.split() for line in log.read_text().splitlines()]
+    assert [r[0] for r in rows] == ["prestart", "createRuntime", "createContainer",
+                                    "startContainer", "poststart", "poststop"]
+    status = {r[0]: r[1] for r in rows}
+    assert status["prestart"] == status["createRuntime"] == "creating"
+    assert status["startContainer"] == "created"
+    assert status["poststart"] == "running" and status["poststop"] == "stopped"
+    host_mnt = os.readlink("/proc/self/ns/mnt")
+    ns = {r[0]: r[2] for r in rows}
+    for runtime_side in ("prestart", "createRuntime", "poststart", "poststop"):
+        assert ns[runtime_side] == host_mnt, runtime_side
+    for container_side in ("createContainer", "startContainer"):
+        assert ns[container_side] != host_mnt, container_side
+    assert ns["createContainer"] == ns["startContainer"]
+
+
+def test_failing_prestart_leaves_nothing(runtime, make_bundle, tmp_path, busybox_rootfs):
+    bundle, log = hooked_bundle(make_bundle, tmp_path, busybox_rootfs,
+                                lambda h: h["prestart"].insert(0, {"path": "/bin/false"}))
+    result = runtime("run", "-b", bundle, "hooks-fail")
+    assert result.returncode == 1 and "hooks.prestart[0]" in result.stderr
+    assert runtime.ids() == []
+    assert not os.path.exists("/sys/fs/cgroup/pids/hooks-fail")
+    assert not log.exists() or "createContainer" not in log.read_text()
+
+
+def test_hook_timeout_is_enforced(runtime, make_bundle, tmp_path, busybox_rootfs):
+    bundle, _log = hooked_bundle(make_bundle, tmp_path, busybox_rootfs,
+                                 lambda h: h["createRuntime"].insert(
+                                     0, {"path": "/bin/sleep", "args": ["sleep", "30"],
+                                         "timeout": 1}))
+    result = runtime("create", "-b", bundle, "hooks-timeout", timeout=20)
+    assert result.returncode == 1
+    assert "hooks.createRuntime[0]" in result.stderr and "timed out" in result.stderr
+    assert runtime.ids() == []
+
+
+def test_failing_poststart_and_poststop_do_not_fail(runtime, make_bundle, tmp_path,
+                                                   busybox_rootfs):
+    def edit(hooks):
+        hooks["poststart"].insert(0, {"path": "/bin/false"})
+        hooks["poststop"].insert(0, {"path": "/bin/false"})
+    bundle, log = hooked_bundle(make_bundle, tmp_path, busybox_rootfs, edit, ("sleep", "100"))
+    runtime("create", "-b", bundle, "hooks-post", check=True)
+    runtime("start", "hooks-post", check=True)
+    runtime("delete", "--force", "hooks-post", check=True)
+    assert runtime.ids() == []
+    kinds = [line.split()[0] for line in log.read_text().splitlines()]
+    assert "poststart" in kinds and "poststop" in kinds  # the later hooks still ran
+
+
+def test_hook_output_stays_out_of_the_container_output(runtime, make_bundle, tmp_path,
+                                                       busybox_rootfs):
+    bundle, _log = hooked_bundle(make_bundle, tmp_path, busybox_rootfs,
+                                 lambda h: h["createRuntime"].insert(
+                                     0, {"path": "/bin/echo", "args": ["echo", "HOOK-NOISE"]}),
+                                 ("echo", "container-output"))
+    log_file = tmp_path / "pyrunc.log"
+    result = runtime("run", "-b", bundle, "hooks-out", check=True,
+                     global_args=("--log", str(log_file)))
+    assert result.stdout == "container-output\n"
+    assert "HOOK-NOISE" in log_file.read_text()
