@@ -236,6 +236,11 @@ int pr_seccomp_syscall_known(const char *syscall_name)
     return seccomp_syscall_resolve_name(syscall_name) != __NR_SCMP_ERROR;
 }
 
+int pr_seccomp_arch_known(const char *arch_name)
+{
+    return seccomp_arch_resolve_name(arch_name) != 0;
+}
+
 unsigned int pr_seccomp_action_errno(int err)
 {
     return SCMP_ACT_ERRNO(err);

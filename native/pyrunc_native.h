@@ -51,5 +51,6 @@ int pr_seccomp_load(void *ctx);
 int pr_seccomp_notify_fd(void *ctx);
 void pr_seccomp_release(void *ctx);
 int pr_seccomp_syscall_known(const char *syscall_name);
+int pr_seccomp_arch_known(const char *arch_name);
 unsigned int pr_seccomp_action_errno(int err);
 unsigned int pr_seccomp_action_trace(int msg);

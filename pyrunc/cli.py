@@ -24,7 +24,7 @@ def _run(ctx, verb, **options):
 @click.option("--systemd-cgroup", is_flag=True, help="Use systemd for cgroups (not available yet).")
 @click.option("--rootless", default="auto", help="Rootless mode: true, false or auto.")
 @click.version_option(__version__, "-v", "--version", prog_name="pyrunc",
-                      message="pyrunc version %(version)s\nspec: 1.0.2")
+                      message="pyrunc version %(version)s\nspec: 1.0.2 (config.json 1.0.0 to 1.x accepted)")
 @click.pass_context
 def main_group(ctx, **global_options):
     """pyrunc: a runc-compatible OCI container runtime."""
@@ -136,8 +136,17 @@ def exec_(ctx, **options):
 
 
 @main_group.command()
+@click.pass_context
+def features(ctx, **options):
+    """Print the runtime-spec Features structure: what this build and host support."""
+    _run(ctx, "features", **options)
+
+
+@main_group.command()
 @_bundle_option
 @click.option("--rootless", is_flag=True, help="A spec for a rootless container.")
+@click.option("--format", "format", type=click.Choice(["json", "yaml"]), default="json",
+              help="config.json, or a hand-written style config.yaml.")
 @click.pass_context
 def spec(ctx, **options):
     """Write a default config.json into the bundle."""

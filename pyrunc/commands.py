@@ -146,15 +146,29 @@ def exec_process(o, st):
     return process
 
 
+def cmd_features(g, o):
+    from pyrunc.features import features
+    sys.stdout.write(_indented(features()) + "\n")
+    return 0
+
+
 def cmd_spec(g, o):
     from pyrunc.spec import default_spec
     bundle = o.get("bundle") or "."
+    for name in ("config.json", "config.yaml"):
+        path = os.path.join(bundle, name)
+        if os.path.exists(path):
+            raise PyruncError(f"file {path} exists: remove it first")
     path = os.path.join(bundle, "config.json")
-    if os.path.exists(path):
-        raise PyruncError(f"file {path} exists: remove it first")
+    spec = default_spec(rootless=o.get("rootless", False))
+    if o.get("format") == "yaml":
+        import yaml
+        path = os.path.join(bundle, "config.yaml")
+        text = yaml.safe_dump(spec, sort_keys=False)
+    else:
+        text = jsonio.dumps(spec, indent=2) + "\n"
     with open(path, "w") as f:
-        f.write(jsonio.dumps(default_spec(rootless=o.get("rootless", False)), indent=2))
-        f.write("\n")
+        f.write(text)
     return 0
 
 
@@ -170,6 +184,7 @@ def _indented(obj, depth=0):
 VERBS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "spec": cmd_spec,
+    "features": cmd_features,
 }
 
 

@@ -40,6 +40,9 @@ def load_bundle_config(bundle):
         if os.path.exists(yaml_path):
             return _load_yaml(yaml_path)
         raise ConfigError("config.json", f"not found in bundle {bundle}") from None
+    if os.path.exists(yaml_path):
+        from pyrunc import log
+        log.warning(f"{bundle} has both config.json and config.yaml: using config.json")
     try:
         config = jsonio.loads(raw)
     except ValueError as e:
@@ -95,6 +98,21 @@ def _abs_path(value, field):
     return value
 
 
+SUPPORTED_OCI_MAJOR = 1
+OCI_VERSION_MIN = "1.0.0"
+OCI_VERSION_MAX = "1.2.1"
+RESERVED_ANNOTATION_PREFIX = "pyrunc."
+# pyrunc's own annotations, each documented in README.md (none yet: the prefix is reserved).
+PYRUNC_ANNOTATIONS = {}
+
+
+def _check_oci_version(version):
+    """Every 1.x config is accepted; another major is a different format."""
+    major = version.split(".", 1)[0]
+    if not major.isdigit() or int(major) != SUPPORTED_OCI_MAJOR:
+        raise ConfigError("ociVersion", f"{version!r} is not a 1.x runtime-spec version")
+
+
 def validate(config, bundle, need_process=True):
     """Check config in place; return it. Raises ConfigError naming the first bad field."""
     if not isinstance(config, dict):
@@ -102,7 +120,7 @@ def validate(config, bundle, need_process=True):
     for (section, key), reason in UNSUPPORTED.items():
         if isinstance(config.get(section), dict) and config[section].get(key) is not None:
             raise ConfigError(f"{section}.{key}", reason)
-    _get(config, "ociVersion", str, "ociVersion")
+    _check_oci_version(_get(config, "ociVersion", str, "ociVersion", required=True))
     root = _get(config, "root", dict, "root", required=True)
     root_path = _get(root, "path", str, "root.path", required=True)
     _get(root, "readonly", bool, "root.readonly")
@@ -126,6 +144,9 @@ def validate(config, bundle, need_process=True):
     for k, v in annotations.items():
         if not isinstance(v, str):
             raise ConfigError(f"annotations.{k}", "must be a string")
+        if k.startswith(RESERVED_ANNOTATION_PREFIX) and k not in PYRUNC_ANNOTATIONS:
+            raise ConfigError(f"annotations.{k}", "the pyrunc.* annotations are reserved for "
+                              "pyrunc's own settings and this one is not one of them")
     return config
 
 

@@ -148,6 +148,10 @@ def seccomp_syscall_known(name):
     return bool(_lib.pr_seccomp_syscall_known(_b(name)))
 
 
+def seccomp_arch_known(name):
+    return bool(_lib.pr_seccomp_arch_known(_b(name)))
+
+
 def seccomp_action_errno(err):
     return _lib.pr_seccomp_action_errno(err)
 

@@ -1,0 +1,43 @@
+"""`pyrunc features`: the runtime-spec Features structure (features.md), computed from what this
+build implements and what this host offers."""
+import os
+
+from pyrunc import config, mountopts, names, seccomp
+from pyrunc.config import HOOK_KINDS
+
+SECCOMP_ARCHS = ("x86", "x86_64", "x32", "arm", "aarch64", "mips", "mips64", "mips64n32",
+                 "mipsel", "mipsel64", "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390",
+                 "s390x", "parisc", "parisc64", "riscv64", "loongarch64", "m68k", "sh", "sheb")
+
+
+def features():
+    from pyrunc import __version__, native
+
+    archs = [f"SCMP_ARCH_{a.upper()}" for a in SECCOMP_ARCHS if native.seccomp_arch_known(a)]
+    mount_options = sorted(set(mountopts.FLAGS) | set(mountopts.PROPAGATION)
+                           | set(mountopts.RUNTIME_OPTIONS))
+    return {
+        "ociVersionMin": config.OCI_VERSION_MIN,
+        "ociVersionMax": config.OCI_VERSION_MAX,
+        "hooks": list(HOOK_KINDS),
+        "mountOptions": mount_options,
+        "annotations": {"org.opencontainers.runtime-spec.features.pyrunc.version": __version__},
+        "linux": {
+            "namespaces": sorted(names.NAMESPACES),
+            "capabilities": names.CAPABILITIES[:names.cap_last_cap() + 1],
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
+                       "rdma": False},
+            "seccomp": {
+                "enabled": True,
+                "actions": sorted(a for a in seccomp.ACTIONS if a != "SCMP_ACT_NOTIFY"),
+                "operators": sorted(seccomp.OPERATORS),
+                "archs": archs,
+                "knownFlags": sorted(seccomp.FLAG_ATTRS),
+                "supportedFlags": sorted(seccomp.FLAG_ATTRS),
+            },
+            "apparmor": {"enabled": os.path.exists("/sys/kernel/security/apparmor")},
+            "selinux": {"enabled": os.path.exists("/sys/fs/selinux/enforce")},
+            "intelRdt": {"enabled": False},
+            "mountExtensions": {"idmap": {"enabled": False}},
+        },
+    }
