@@ -3,8 +3,10 @@ import os
 import subprocess
 
 HOOK = """#!/bin/sh
-status=$(sed -n 's/.*"status":"\\([a-z]*\\)".*/\\1/p')
-echo "$1 $status $(readlink /proc/self/ns/mnt)" >> "$2"
+state=$(cat)
+status=$(echo "$state" | sed -n 's/.*"status":"\\([a-z]*\\)".*/\\1/p')
+annotated=$(echo "$state" | grep -c '"org.example.test":"yes"')
+echo "$1 $status $(readlink /proc/self/ns/mnt) $annotated" >> "$2"
 """
 
 
@@ -54,6 +56,7 @@ def test_six_hooks_in_order_and_in_their_namespaces(runtime, make_bundle, tmp_pa
     for container_side in ("createContainer", "startContainer"):
         assert ns[container_side] != host_mnt, container_side
     assert ns["createContainer"] == ns["startContainer"]
+    assert all(r[3] == "1" for r in rows), rows  # every hook saw the annotations
 
 
 def test_failing_prestart_leaves_nothing(runtime, make_bundle, tmp_path, busybox_rootfs):
