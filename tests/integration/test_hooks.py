@@ -105,3 +105,17 @@ def test_hook_output_stays_out_of_the_container_output(runtime, make_bundle, tmp
                      global_args=("--log", str(log_file)))
     assert result.stdout == "container-output\n"
     assert "HOOK-NOISE" in log_file.read_text()
+
+
+def test_failing_start_container_hook_fails_start(runtime, make_bundle, tmp_path,
+                                                  busybox_rootfs):
+    bundle, log = hooked_bundle(make_bundle, tmp_path, busybox_rootfs,
+                                lambda h: h["startContainer"].insert(0, {"path": "/bin/false"}),
+                                ("sleep", "100"))
+    runtime("create", "-b", bundle, "hooks-startfail", check=True)
+    result = runtime("start", "hooks-startfail")
+    assert result.returncode == 1 and "did not start" in result.stderr
+    assert runtime.state("hooks-startfail")["status"] == "stopped"
+    runtime("delete", "hooks-startfail", check=True)
+    kinds = [line.split()[0] for line in log.read_text().splitlines()]
+    assert "poststart" not in kinds
