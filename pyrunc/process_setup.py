@@ -43,6 +43,9 @@ def apply(process, seccomp, ctx, extra_env=()):
     user = process.get("user", {})
     os.umask(user.get("umask", 0o022))
     env = list(process.get("env", [])) + list(extra_env)
+    # Before seccomp: checking where we landed needs getcwd(), which a profile may deny.
+    set_step(ctx, "cwd")
+    enter_cwd(process.get("cwd", "/"))
     nnp = bool(process.get("noNewPrivileges"))
     if nnp:
         set_step(ctx, "noNewPrivileges")
@@ -58,13 +61,20 @@ def apply(process, seccomp, ctx, extra_env=()):
     _switch_user(user)
     set_step(ctx, "capabilities")
     caps.apply_sets()
-    set_step(ctx, "cwd")
-    os.chdir(process.get("cwd", "/"))
     set_step(ctx, "executable")
     env = _with_home(env, user.get("uid", 0))
     path = find_executable(process["args"][0], env)
     refuse_runtime_binary(path)
     return Prepared(path, process["args"], env, seccomp if nnp else None)
+
+
+def enter_cwd(cwd):
+    """chdir, then make sure we are still inside the container's root: a cwd through a magic
+    link such as /proc/self/fd/N could land on a directory of the host (CVE-2024-21626)."""
+    os.chdir(cwd)
+    where = os.getcwd()  # the kernel says "(unreachable)" for a cwd outside our root
+    if not where.startswith("/"):
+        raise OSError(errno.EPERM, f"process.cwd {cwd!r} leads outside the container's root")
 
 
 def _switch_user(user):

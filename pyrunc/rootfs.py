@@ -1,6 +1,7 @@
 """The container's root filesystem, set up by the init inside its new mount namespace:
 propagation, config mounts (resolved inside the rootfs), /dev, pivot_root (or move + chroot),
 masked and read-only paths, a read-only root."""
+import errno
 import os
 
 from pyrunc import cgroups, devices, native, safepath
@@ -46,7 +47,13 @@ def prepare(config, ctx):
     if dev_is_tmpfs:
         devices.create_symlinks(root_fd)
     cwd = config.get("process", {}).get("cwd", "/")
-    safepath.mkdir_in_root(root_fd, cwd, 0o755)
+    try:
+        safepath.mkdir_in_root(root_fd, cwd, 0o755)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # a magic link such as /proc/self/fd/N (CVE-2024-21626)
+            raise OSError(errno.EPERM, f"process.cwd {cwd!r} leads outside the container's "
+                          "root through a magic link") from None
+        raise
     return root_fd
 
 

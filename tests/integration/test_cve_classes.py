@@ -165,3 +165,19 @@ def test_seccomp_without_no_new_privs(runtime, make_bundle):
     bundle = make_bundle(edit=edit)
     out = runtime("run", "-b", bundle, "cve-seccomp2", check=True).stdout
     assert "Seccomp:\t2" in out and "NoNewPrivs:\t0" in out
+
+
+def test_cwd_through_a_leaked_directory_fd_is_refused(runtime, make_bundle, tmp_path):
+    """CVE-2024-21626: a cwd of /proc/self/fd/N where N is a host directory would start the
+    process outside its root. Here the caller passes a host directory as preserved fd 3."""
+    host_dir = tmp_path / "host-dir"
+    host_dir.mkdir()
+    bundle = make_bundle(["sh", "-c", "pwd; ls"], edit=lambda c: c["process"].update(
+        cwd="/proc/self/fd/3"))
+    command = " ".join(runtime.cmd("run", "--preserve-fds", "1", "-b", bundle, "cve-cwd"))
+    result = subprocess.run(["bash", "-c", f"exec 3<{host_dir}; exec {command}"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "process.cwd" in result.stderr and "outside the container" in result.stderr
+    assert sorted(os.listdir(host_dir)) == []
+    assert runtime.ids() == []
