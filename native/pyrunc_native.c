@@ -116,6 +116,40 @@ int pr_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
     return (int)syscall(SYS_fsmount, fd, flags, attr_flags);
 }
 
+int pr_ioprio_set(int ioprio)
+{
+    /* IOPRIO_WHO_PROCESS, 0: ourselves */
+    return (int)syscall(SYS_ioprio_set, 1, 0, ioprio);
+}
+
+/* struct sched_attr of sched_setattr(2), spelled out: glibc 2.36 has no wrapper. */
+struct pr_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+int pr_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
+                     unsigned int priority, unsigned long long runtime,
+                     unsigned long long deadline, unsigned long long period)
+{
+    struct pr_sched_attr attr = {
+        .size = sizeof(attr), .sched_policy = policy, .sched_flags = flags,
+        .sched_nice = nice, .sched_priority = priority, .sched_runtime = runtime,
+        .sched_deadline = deadline, .sched_period = period};
+    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+}
+
+int pr_personality(unsigned long persona)
+{
+    return (int)syscall(SYS_personality, persona);
+}
+
 /* Capabilities are set with the raw v3 ABI: two 32-bit words per set. */
 int pr_capset(unsigned int effective[2], unsigned int permitted[2], unsigned int inheritable[2])
 {

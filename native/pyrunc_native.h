@@ -35,6 +35,13 @@ int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4
 /* keyrings */
 long pr_keyctl_join_session(const char *name);
 
+/* scheduling and execution domain */
+int pr_ioprio_set(int ioprio);
+int pr_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
+                     unsigned int priority, unsigned long long runtime,
+                     unsigned long long deadline, unsigned long long period);
+int pr_personality(unsigned long persona);
+
 /* processes */
 int pr_pidfd_open(int pid, unsigned int flags);
 int pr_pidfd_send_signal(int pidfd, int sig, unsigned int flags);

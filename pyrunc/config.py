@@ -17,11 +17,8 @@ SYSCTL_IPC = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "
               "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
 # Fields pyrunc knows but does not implement yet: refused with this reason.
 UNSUPPORTED = {
-    ("process", "ioPriority"): "not supported yet",
-    ("process", "scheduler"): "not supported yet",
     ("process", "execCPUAffinity"): "not supported yet",
     ("linux", "intelRdt"): "not supported yet",
-    ("linux", "personality"): "not supported yet",
     ("linux", "memoryPolicy"): "not supported yet",
     ("linux", "netDevices"): "not supported yet",
 }
@@ -193,6 +190,11 @@ def validate_process(process, field):
     if _get(process, "selinuxLabel", str, f"{field}.selinuxLabel"):
         if not os.path.exists("/sys/fs/selinux/enforce"):
             raise ConfigError(f"{field}.selinuxLabel", "SELinux is not enabled on this host")
+    from pyrunc import scheduling
+    if process.get("ioPriority") is not None:
+        scheduling.validate_io_priority(process["ioPriority"], f"{field}.ioPriority")
+    if process.get("scheduler") is not None:
+        scheduling.validate_scheduler(process["scheduler"], f"{field}.scheduler")
     size = _get(process, "consoleSize", dict, f"{field}.consoleSize")
     if size is not None:
         _get(size, "height", int, f"{field}.consoleSize.height")
@@ -287,6 +289,9 @@ def _validate_linux(linux, namespaces):
             raise ConfigError(f"linux.timeOffsets.{clock}", "unknown clock (monotonic or boottime)")
         _get(offset, "secs", int, f"linux.timeOffsets.{clock}.secs")
         _get(offset, "nanosecs", int, f"linux.timeOffsets.{clock}.nanosecs")
+    if linux.get("personality") is not None:
+        from pyrunc import scheduling
+        scheduling.validate_personality(linux["personality"], "linux.personality")
     seccomp = _get(linux, "seccomp", dict, "linux.seccomp")
     if seccomp is not None:
         from pyrunc.seccomp import validate_seccomp

@@ -132,7 +132,7 @@ def run_init(plan, chan):
         ctx["step"] = "read-only and masked paths"
         rootfs.finish(config)
         prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
-                                       plan.extra_env)
+                                       plan.extra_env, config.get("linux", {}))
         ctx["step"] = "reporting ready"
         chan.send(protocol.READY)
         chan.close()
@@ -165,7 +165,7 @@ def run_exec_process(plan, chan):
         else:
             os.setsid()
         prepared = process_setup.apply(plan.process, plan.config.get("linux", {}).get("seccomp"),
-                                       ctx, plan.extra_env)
+                                       ctx, plan.extra_env, plan.config.get("linux", {}))
         chan.send(protocol.READY)
         ctx["step"] = "exec"
         # The channel is close-on-exec: the parent reads EOF when execve succeeds.

@@ -100,6 +100,19 @@ def join_session_keyring(name):
     _check(_lib.pr_keyctl_join_session(_b(name)), "keyctl join session keyring")
 
 
+def ioprio_set(ioprio):
+    _check(_lib.pr_ioprio_set(ioprio), "ioprio_set")
+
+
+def sched_setattr(policy, flags=0, nice=0, priority=0, runtime=0, deadline=0, period=0):
+    _check(_lib.pr_sched_setattr(policy, flags, nice, priority, runtime, deadline, period),
+           "sched_setattr")
+
+
+def personality(persona):
+    return _check(_lib.pr_personality(persona), "personality")
+
+
 def pidfd_open(pid):
     return _check(_lib.pr_pidfd_open(pid, 0), "pidfd_open")
 

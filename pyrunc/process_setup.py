@@ -5,7 +5,7 @@ import errno
 import os
 import resource
 
-from pyrunc import capabilities, native, names, seccomp as seccomp_mod
+from pyrunc import capabilities, native, names, scheduling, seccomp as seccomp_mod
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -27,7 +27,7 @@ def set_step(ctx, step):
     ctx["step"] = step
 
 
-def apply(process, seccomp, ctx, extra_env=()):
+def apply(process, seccomp, ctx, extra_env=(), linux=None):
     """Apply everything but the execve; return Prepared. ctx['step'] names the current step."""
     set_step(ctx, "rlimits")
     for rl in process.get("rlimits", []):
@@ -40,6 +40,9 @@ def apply(process, seccomp, ctx, extra_env=()):
         set_step(ctx, "oomScoreAdj")
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))
+    if process.get("ioPriority") or process.get("scheduler") or (linux or {}).get("personality"):
+        set_step(ctx, "ioPriority, scheduler and personality")
+        scheduling.apply(process, linux or {})
     user = process.get("user", {})
     os.umask(user.get("umask", 0o022))
     env = list(process.get("env", [])) + list(extra_env)

@@ -203,3 +203,38 @@ def test_version_and_help(runtime):
     bad = subprocess.run([runtime.cmd()[0], "create", "--bogus", "x"], capture_output=True,
                          text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "--bogus" in bad.stderr
+
+
+def test_io_priority_scheduler_and_personality(runtime, make_bundle):
+    import ctypes
+    def edit(config):
+        config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+        config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+        config["linux"]["personality"] = {"domain": "LINUX32"}
+        config["process"]["args"] = ["sleep", "1000"]
+    bundle = make_bundle(edit=edit)
+    runtime("run", "-d", "-b", bundle, "rf-sched", check=True)
+    pid = runtime.state("rf-sched")["pid"]
+    assert os.sched_getscheduler(pid) == os.SCHED_BATCH
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 7
+    libc = ctypes.CDLL(None, use_errno=True)
+    ioprio_get, who_process = 252, 1  # x86_64 syscall number; IOPRIO_WHO_PROCESS
+    assert libc.syscall(ioprio_get, who_process, pid) >> 13 == 3  # IOPRIO_CLASS_IDLE
+    assert int(open(f"/proc/{pid}/personality").read(), 16) == 0x0008  # PER_LINUX32
+    # exec'd processes get the same process settings from the container's config
+    assert runtime("exec", "rf-sched", "uname", "-m", check=True).stdout.strip() in (
+        "i686", "i386")
+
+
+def test_bad_scheduling_values_are_named(runtime, make_bundle):
+    for edit, field in (
+            (lambda c: c["process"].update(ioPriority={"class": "IOPRIO_CLASS_BOGUS"}),
+             "process.ioPriority.class"),
+            (lambda c: c["process"].update(scheduler={"policy": "SCHED_OTHER", "nice": 40}),
+             "process.scheduler.nice"),
+            (lambda c: c["linux"].update(personality={"domain": "LINUX64"}),
+             "linux.personality.domain")):
+        bundle = make_bundle(["true"], edit=edit, name=field)
+        result = runtime("create", "-b", bundle, "rf-badsched")
+        assert result.returncode == 1 and field in result.stderr
+        assert runtime.ids() == []
