@@ -58,7 +58,7 @@ def test_unknown_properties_are_ignored(bundle):
      "linux.uidMappings"),
     (lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}), "linux.sysctl.kernel.panic"),
     (lambda c: c["linux"].update(rootfsPropagation="sideways"), "linux.rootfsPropagation"),
-    (lambda c: c["process"].update(scheduler={"policy": "SCHED_OTHER"}), "process.scheduler"),
+    (lambda c: c["process"].update(scheduler={"policy": "SCHED_BOGUS"}), "process.scheduler.policy"),
     (lambda c: c["linux"].update(cgroupsPath="/a/../../b"), "linux.cgroupsPath"),
     (lambda c: c["linux"].update(timeOffsets={"monotonic": {"secs": 1}}), "linux.timeOffsets"),
     (lambda c: c["hooks"].update(prestart=[{"path": "rel"}]) if "hooks" in c else
