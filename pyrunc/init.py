@@ -104,7 +104,7 @@ def run_init(plan, chan):
         ctx["step"] = "mounting the rootfs"
         rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
                                     or _joined(plan, "user"), bool(plan.new_flags & CLONE_NEWCGROUP),
-                                    plan.cgroup_paths)
+                                    plan.cgroup_paths, config.get("linux", {}).get("mountLabel", ""))
         root_fd = rootfs.prepare(config, rctx)
         if hooks.has_hooks(config, "prestart", "createRuntime"):
             ctx["step"] = "waiting for prestart and createRuntime hooks"

@@ -5,7 +5,7 @@ import errno
 import os
 import resource
 
-from pyrunc import capabilities, native, names, scheduling, seccomp as seccomp_mod
+from pyrunc import capabilities, lsm, native, names, scheduling, seccomp as seccomp_mod
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -13,13 +13,14 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 class Prepared:
     """What is left to do at the last moment: the executable, its argv and env."""
 
-    __slots__ = ("path", "args", "env", "seccomp_late")
+    __slots__ = ("path", "args", "env", "seccomp_late", "process")
 
-    def __init__(self, path, args, env, seccomp_late):
+    def __init__(self, path, args, env, seccomp_late, process):
         self.path = path
         self.args = args
         self.env = env
         self.seccomp_late = seccomp_late
+        self.process = process
 
 
 def set_step(ctx, step):
@@ -68,7 +69,7 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None):
     env = _with_home(env, user.get("uid", 0))
     path = find_executable(process["args"][0], env)
     refuse_runtime_binary(path)
-    return Prepared(path, process["args"], env, seccomp if nnp else None)
+    return Prepared(path, process["args"], env, seccomp if nnp else None, process)
 
 
 def enter_cwd(cwd):
@@ -168,7 +169,10 @@ def refuse_runtime_binary(path):
 
 
 def exec_now(prepared, preserve_fds):
-    """The last steps: late seccomp, close every fd past stdio and the preserved ones, execve."""
+    """The last steps: LSM labels, late seccomp, close every fd past stdio and the preserved
+    ones, execve."""
+    if prepared.process.get("apparmorProfile") or prepared.process.get("selinuxLabel"):
+        lsm.exec_attributes(prepared.process)
     if prepared.seccomp_late:
         seccomp_mod.load(prepared.seccomp_late)
     native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)

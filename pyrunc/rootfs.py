@@ -4,7 +4,7 @@ masked and read-only paths, a read-only root."""
 import errno
 import os
 
-from pyrunc import cgroups, devices, native, safepath
+from pyrunc import cgroups, devices, lsm, native, safepath
 from pyrunc.mountopts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                               MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, PROPAGATION,
                               REMOUNT_FLAGS, parse_options)
@@ -17,7 +17,8 @@ _LOCKED = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS
 class RootfsContext:
     """What the rootfs setup needs to know besides config.json."""
 
-    def __init__(self, bundle, rootfs, in_user_ns, new_cgroup_ns, cgroup_paths):
+    def __init__(self, bundle, rootfs, in_user_ns, new_cgroup_ns, cgroup_paths, mount_label=""):
+        self.mount_label = mount_label
         self.bundle = bundle
         self.rootfs = rootfs
         self.in_user_ns = in_user_ns
@@ -110,8 +111,9 @@ def mount_one(root_fd, m, ctx):
                 # What the image has at the mount point, reached after the tmpfs covers it.
                 underneath = os.open(safepath.fd_path(target), os.O_RDONLY | os.O_DIRECTORY
                                      | os.O_CLOEXEC)
+            data = lsm.mount_data(opts.data, ctx.mount_label, kind)
             native.mount(m.get("source") or kind, safepath.fd_path(target), kind,
-                         opts.flags & ~MS_REC, opts.data or None)
+                         opts.flags & ~MS_REC, data or None)
             if underneath is not None:
                 with safepath.InRoot(root_fd, destination, os.O_RDONLY | os.O_DIRECTORY) as top:
                     _copy_tree(underneath, top)
