@@ -6,6 +6,7 @@ joined. Nothing here returns to the caller: each process ends in execve or os._e
 import os
 
 from pyrunc import native, process_setup, protocol
+from pyrunc.seccomp import Listener as SeccompListener, uses_notify as seccomp_uses_notify
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
@@ -30,6 +31,7 @@ class Plan:
         self.cgroup_paths = {}
         self.is_exec = False
         self.close_fds = []         # the parent's fds the children must not keep (the lock)
+        self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
         self.__dict__.update(fields)
 
     @property
@@ -46,6 +48,10 @@ def stage1(plan, chan):
         # container cannot ptrace us or open our /proc/<pid>/ files (exe, fds, mem).
         native.prctl(PR_SET_DUMPABLE, 0)
         process_setup.remember_runtime_binary()
+        seccomp = plan.config.get("linux", {}).get("seccomp") or {}
+        if seccomp.get("listenerPath") and seccomp_uses_notify(seccomp):
+            ctx["step"] = "connecting to the seccomp listener"
+            plan.listener = SeccompListener(seccomp)  # while its path is still reachable
         for fd in plan.close_fds:
             os.close(fd)  # the state lock, above all: our copy would keep it held
         ctx["step"] = "joining namespaces"
@@ -91,7 +97,8 @@ def run_init(plan, chan):
 
     ctx = {"step": "waiting for the parent"}
     try:
-        chan.expect(protocol.CONTINUE)
+        message, _ = chan.expect(protocol.CONTINUE)
+        _listener_state(plan, message["pid"], "creating")
         config = plan.config
         if plan.new_flags & CLONE_NEWCGROUP:
             ctx["step"] = "creating the cgroup namespace"
@@ -132,7 +139,7 @@ def run_init(plan, chan):
         ctx["step"] = "read-only and masked paths"
         rootfs.finish(config)
         prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
-                                       plan.extra_env, config.get("linux", {}))
+                                       plan.extra_env, config.get("linux", {}), plan.listener)
         ctx["step"] = "reporting ready"
         chan.send(protocol.READY)
         chan.close()
@@ -158,14 +165,16 @@ def run_exec_process(plan, chan):
     """A process started by `exec` inside a running container."""
     ctx = {"step": "waiting for the parent"}
     try:
-        chan.expect(protocol.CONTINUE)
+        message, _ = chan.expect(protocol.CONTINUE)
+        _listener_state(plan, message["pid"], "running")
         if plan.terminal:
             ctx["step"] = "terminal"
             _terminal(plan, chan)
         else:
             os.setsid()
         prepared = process_setup.apply(plan.process, plan.config.get("linux", {}).get("seccomp"),
-                                       ctx, plan.extra_env, plan.config.get("linux", {}))
+                                       ctx, plan.extra_env, plan.config.get("linux", {}),
+                                       plan.listener)
         chan.send(protocol.READY)
         ctx["step"] = "exec"
         # The channel is close-on-exec: the parent reads EOF when execve succeeds.
@@ -192,6 +201,12 @@ def _terminal(plan, chan):
     chan.send(protocol.PTY_MASTER, fds=[master])
     os.close(master)
     return slave
+
+
+def _listener_state(plan, host_pid, status):
+    """What the seccomp agent is told about the process whose notify fd it receives."""
+    if plan.listener is not None:
+        plan.listener.state = dict(_hook_state(plan, status), pid=host_pid)
 
 
 def _join_keyring(container_id):

@@ -13,7 +13,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 class Prepared:
     """What is left to do at the last moment: the executable, its argv and env."""
 
-    __slots__ = ("path", "args", "env", "seccomp_late", "process")
+    __slots__ = ("path", "args", "env", "seccomp_late", "process", "listener")
 
     def __init__(self, path, args, env, seccomp_late, process):
         self.path = path
@@ -28,7 +28,7 @@ def set_step(ctx, step):
     ctx["step"] = step
 
 
-def apply(process, seccomp, ctx, extra_env=(), linux=None):
+def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None):
     """Apply everything but the execve; return Prepared. ctx['step'] names the current step."""
     set_step(ctx, "rlimits")
     for rl in process.get("rlimits", []):
@@ -57,7 +57,7 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None):
     elif seccomp:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
         set_step(ctx, "seccomp")
-        seccomp_mod.load(seccomp)
+        seccomp_mod.load(seccomp, listener)
     set_step(ctx, "capabilities")
     caps = capabilities.CapabilityPlan(process.get("capabilities", {}))
     caps.drop_bounding()
@@ -69,7 +69,9 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None):
     env = _with_home(env, user.get("uid", 0))
     path = find_executable(process["args"][0], env)
     refuse_runtime_binary(path)
-    return Prepared(path, process["args"], env, seccomp if nnp else None, process)
+    prepared = Prepared(path, process["args"], env, seccomp if nnp else None, process)
+    prepared.listener = listener
+    return prepared
 
 
 def enter_cwd(cwd):
@@ -174,7 +176,7 @@ def exec_now(prepared, preserve_fds):
     if prepared.process.get("apparmorProfile") or prepared.process.get("selinuxLabel"):
         lsm.exec_attributes(prepared.process)
     if prepared.seccomp_late:
-        seccomp_mod.load(prepared.seccomp_late)
+        seccomp_mod.load(prepared.seccomp_late, prepared.listener)
     native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
     os.execve(prepared.path, prepared.args, _env_dict(prepared.env))
 

@@ -1,6 +1,8 @@
 """linux.seccomp: validation of the profile, and loading it through libseccomp (native/)."""
 import errno as errno_mod
+import os
 
+from pyrunc import jsonio
 from pyrunc.errors import ConfigError
 
 ACTIONS = {
@@ -29,7 +31,18 @@ ATTR_CTL_NNP = 3
 
 def validate_seccomp(seccomp):
     field = "linux.seccomp"
+    if seccomp.get("defaultAction") == "SCMP_ACT_NOTIFY":
+        raise ConfigError(f"{field}.defaultAction", "SCMP_ACT_NOTIFY as the default would "
+                          "send every syscall to the agent, the runtime's own included")
     _action(seccomp.get("defaultAction"), seccomp.get("defaultErrnoRet"), f"{field}.defaultAction")
+    listener = seccomp.get("listenerPath")
+    if listener is not None and (not isinstance(listener, str) or not listener.startswith("/")):
+        raise ConfigError(f"{field}.listenerPath", "must be an absolute path")
+    if seccomp.get("listenerMetadata") is not None and \
+            not isinstance(seccomp["listenerMetadata"], str):
+        raise ConfigError(f"{field}.listenerMetadata", "must be a string")
+    if uses_notify(seccomp) and not listener:
+        raise ConfigError(f"{field}.listenerPath", "SCMP_ACT_NOTIFY needs a listener socket")
     for flag in seccomp.get("flags") or []:
         if flag not in FLAG_ATTRS:
             raise ConfigError(f"{field}.flags", f"unknown or unsupported flag {flag!r}")
@@ -48,11 +61,14 @@ def validate_seccomp(seccomp):
                 raise ConfigError(f"{where}.args[{j}].index", "must be 0 to 5")
 
 
+def uses_notify(seccomp):
+    return any(isinstance(r, dict) and r.get("action") == "SCMP_ACT_NOTIFY"
+               for r in seccomp.get("syscalls") or [])
+
+
 def _action(name, errno_ret, field):
     if name not in ACTIONS:
         raise ConfigError(field, f"unknown action {name!r}")
-    if name == "SCMP_ACT_NOTIFY":
-        raise ConfigError(field, "SCMP_ACT_NOTIFY is not supported yet")
     if name == "SCMP_ACT_ERRNO":
         from pyrunc import native
         return native.seccomp_action_errno(errno_mod.EPERM if errno_ret is None else errno_ret)
@@ -62,8 +78,9 @@ def _action(name, errno_ret, field):
     return ACTIONS[name]
 
 
-def load(seccomp):
-    """Build the filter and load it into this process."""
+def load(seccomp, listener=None):
+    """Build the filter and load it into this process. With SCMP_ACT_NOTIFY rules, the
+    listener (a connected unix socket and the state to send) gets the notify fd."""
     from pyrunc import native
 
     default = _action(seccomp.get("defaultAction"), seccomp.get("defaultErrnoRet"), "defaultAction")
@@ -89,5 +106,36 @@ def load(seccomp):
                 for group in groups:
                     flt.add_rule(action, name, group)
         flt.load()
+        if listener is not None and uses_notify(seccomp):
+            notify_fd = flt.notify_fd()
+            try:
+                listener.send(notify_fd)
+            finally:
+                os.close(notify_fd)
     finally:
         flt.release()
+
+
+class Listener:
+    """The seccomp agent's socket (linux.seccomp.listenerPath), connected before pivot_root
+    while the path is still reachable; it receives the process state and the notify fd once,
+    as config-linux.md says, and is closed."""
+
+    def __init__(self, seccomp):
+        import _socket
+        self.metadata = seccomp.get("listenerMetadata") or ""
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        self.sock.connect(seccomp["listenerPath"])
+        self.state = {}
+
+    def send(self, notify_fd):
+        import _socket
+        import struct
+        message = {"ociVersion": "1.0.2", "fds": ["seccompFd"], "pid": self.state.get("pid", 0),
+                   "metadata": self.metadata, "state": self.state}
+        try:
+            self.sock.sendmsg([jsonio.dumps(message).encode()],
+                              [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                struct.pack("i", notify_fd))])
+        finally:
+            self.sock.close()

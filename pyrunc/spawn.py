@@ -44,7 +44,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         _reap(stage1_pid)
         stage1_pid = 0
         on_pid(init_pid)
-        parent_chan.send(protocol.CONTINUE)
+        parent_chan.send(protocol.CONTINUE, pid=init_pid)
         protocol.checkpoint("continued")
         while True:
             message, fds = _recv(parent_chan)

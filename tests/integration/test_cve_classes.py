@@ -181,3 +181,67 @@ def test_cwd_through_a_leaked_directory_fd_is_refused(runtime, make_bundle, tmp_
     assert "process.cwd" in result.stderr and "outside the container" in result.stderr
     assert sorted(os.listdir(host_dir)) == []
     assert runtime.ids() == []
+
+
+def _seccomp_agent(path, answers):
+    """A minimal seccomp agent: take the notify fd from the runtime, answer one notification
+    with -EACCES, and record what it saw."""
+    import fcntl
+    import json
+    import socket
+    import struct
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        msg, ancdata, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4))
+        conn.close()
+        server.close()
+        answers["state"] = json.loads(msg)
+        notify_fd = struct.unpack("i", ancdata[0][2][:4])[0]
+        notif = bytearray(80)  # struct seccomp_notif, zeroed as the kernel requires
+        fcntl.ioctl(notify_fd, 0xC0502100, notif)  # SECCOMP_IOCTL_NOTIF_RECV
+        notif_id, pid = struct.unpack_from("QI", notif, 0)
+        nr = struct.unpack_from("i", notif, 16)[0]
+        answers["notification"] = {"pid": pid, "nr": nr}
+        response = struct.pack("QqiI", notif_id, 0, -13, 0)  # error -EACCES
+        fcntl.ioctl(notify_fd, 0xC0182101, response)  # SECCOMP_IOCTL_NOTIF_SEND
+        os.close(notify_fd)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_seccomp_notify_reaches_the_listener(runtime, make_bundle, tmp_path):
+    path = str(tmp_path / "agent.sock")
+    answers = {}
+    agent = _seccomp_agent(path, answers)
+
+    def edit(config):
+        config["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+            "listenerMetadata": "agent-metadata",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+        config["process"]["args"] = ["sh", "-c", "mkdir /tmp/x 2>&1; echo done"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-notify", check=True, timeout=30).stdout
+    agent.join(timeout=10)
+    assert "Permission denied" in out and out.strip().endswith("done")
+    state = answers["state"]
+    assert state["fds"] == ["seccompFd"] and state["metadata"] == "agent-metadata"
+    assert state["state"]["id"] == "cve-notify" and state["pid"] > 1
+    assert answers["notification"]["nr"] in (83, 258)  # mkdir, mkdirat on x86_64
+
+
+def test_seccomp_notify_without_listener_is_refused(runtime, make_bundle):
+    bundle = make_bundle(["true"], edit=lambda c: c["linux"].update(seccomp={
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}))
+    result = runtime("create", "-b", bundle, "cve-notify2")
+    assert result.returncode == 1 and "linux.seccomp.listenerPath" in result.stderr
+    assert runtime.ids() == []
