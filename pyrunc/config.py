@@ -249,6 +249,7 @@ def _validate_linux(linux, namespaces):
                 value = _get(m, part, int, f"linux.{key}[{i}].{part}", required=True)
                 if value < 0:
                     raise ConfigError(f"linux.{key}[{i}].{part}", "must not be negative")
+        _check_overlaps(mappings, key)
     if "user" in namespaces and not namespaces["user"]:
         if not linux.get("uidMappings") or not linux.get("gidMappings"):
             raise ConfigError("linux.uidMappings", "a new user namespace needs uid and gid mappings")
@@ -296,6 +297,16 @@ def _validate_linux(linux, namespaces):
     if seccomp is not None:
         from pyrunc.seccomp import validate_seccomp
         validate_seccomp(seccomp)
+
+
+def _check_overlaps(mappings, key):
+    """The kernel refuses uid/gid maps whose container or host ranges overlap: say which."""
+    for side in ("containerID", "hostID"):
+        spans = sorted((m[side], m[side] + m["size"], i) for i, m in enumerate(mappings))
+        for (_s1, end1, i1), (start2, _e2, i2) in zip(spans, spans[1:]):
+            if start2 < end1:
+                raise ConfigError(f"linux.{key}[{max(i1, i2)}]",
+                                  f"its {side} range overlaps linux.{key}[{min(i1, i2)}]")
 
 
 def _check_sysctl(key, namespaces):

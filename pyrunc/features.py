@@ -5,15 +5,12 @@ import os
 from pyrunc import config, mountopts, names, seccomp
 from pyrunc.config import HOOK_KINDS
 
-SECCOMP_ARCHS = ("x86", "x86_64", "x32", "arm", "aarch64", "mips", "mips64", "mips64n32",
-                 "mipsel", "mipsel64", "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390",
-                 "s390x", "parisc", "parisc64", "riscv64", "loongarch64", "m68k", "sh", "sheb")
 
 
 def features():
     from pyrunc import __version__, native
 
-    archs = [f"SCMP_ARCH_{a.upper()}" for a in SECCOMP_ARCHS if native.seccomp_arch_known(a)]
+    archs = [f"SCMP_ARCH_{a.upper()}" for a in seccomp.ARCHS if native.seccomp_arch_known(a)]
     mount_options = sorted(set(mountopts.FLAGS) | set(mountopts.PROPAGATION)
                            | set(mountopts.RUNTIME_OPTIONS))
     return {

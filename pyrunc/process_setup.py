@@ -175,10 +175,12 @@ def exec_now(prepared, preserve_fds):
     ones, execve."""
     if prepared.process.get("apparmorProfile") or prepared.process.get("selinuxLabel"):
         lsm.exec_attributes(prepared.process)
+    native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
+    env = _env_dict(prepared.env)
+    # Last: after the filter, the runtime's only syscall is execve (a profile may deny the rest).
     if prepared.seccomp_late:
         seccomp_mod.load(prepared.seccomp_late, prepared.listener)
-    native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
-    os.execve(prepared.path, prepared.args, _env_dict(prepared.env))
+    os.execve(prepared.path, prepared.args, env)
 
 
 def _env_dict(env):

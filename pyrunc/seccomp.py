@@ -27,6 +27,10 @@ FLAG_ATTRS = {
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,
 }
 ATTR_CTL_NNP = 3
+# SCMP_ARCH_<NAME> of config.json, as libseccomp's resolver spells them (lowercase).
+ARCHS = ("x86", "x86_64", "x32", "arm", "aarch64", "mips", "mips64", "mips64n32", "mipsel",
+         "mipsel64", "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390", "s390x", "parisc",
+         "parisc64", "riscv64", "loongarch64", "m68k", "sh", "sheb")
 
 
 def validate_seccomp(seccomp):
@@ -46,9 +50,10 @@ def validate_seccomp(seccomp):
     for flag in seccomp.get("flags") or []:
         if flag not in FLAG_ATTRS:
             raise ConfigError(f"{field}.flags", f"unknown or unsupported flag {flag!r}")
-    for arch in seccomp.get("architectures") or []:
-        if not isinstance(arch, str) or not arch.startswith("SCMP_ARCH_"):
-            raise ConfigError(f"{field}.architectures", f"unknown architecture {arch!r}")
+    for i, arch in enumerate(seccomp.get("architectures") or []):
+        if not isinstance(arch, str) or not arch.startswith("SCMP_ARCH_") or \
+                arch[len("SCMP_ARCH_"):].lower() not in ARCHS:
+            raise ConfigError(f"{field}.architectures[{i}]", f"unknown architecture {arch!r}")
     for i, rule in enumerate(seccomp.get("syscalls") or []):
         where = f"{field}.syscalls[{i}]"
         if not isinstance(rule.get("names"), list) or not rule["names"]:

@@ -102,3 +102,28 @@ def test_builtin_bundle_config_is_valid(tmp_path):
     cfg = config.load_bundle_config(str(tmp_path))
     config.validate(cfg, str(tmp_path))
     assert os.path.basename(recipe.CONFIG) == "config.yaml"
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
+                                          "architectures": ["SCMP_ARCH_BOGUS"]}),
+     "linux.seccomp.architectures[0]"),
+    (lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_FROBNICATE"}]}),
+     "linux.seccomp.syscalls[0].action"),
+    (lambda c: c["linux"].update(
+        namespaces=c["linux"]["namespaces"] + [{"type": "user"}],
+        uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10},
+                     {"containerID": 5, "hostID": 5000, "size": 10}],
+        gidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}]),
+     "linux.uidMappings[1]"),
+    (lambda c: c["linux"].update(
+        namespaces=c["linux"]["namespaces"] + [{"type": "user"}],
+        uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
+        gidMappings=[{"containerID": 0, "hostID": 1000, "size": 10},
+                     {"containerID": 100, "hostID": 1005, "size": 1}]),
+     "linux.gidMappings[1]"),
+])
+def test_security_bad_input_is_named(bundle, edit, field):
+    got, _message = field_of(bundle, edit)
+    assert got == field
