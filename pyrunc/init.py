@@ -44,16 +44,16 @@ def stage1(plan, chan):
     ctx = {"step": "loading modules"}
     try:
         _import_child_modules(plan)
+        _close_inherited_fds(plan, chan)
         # Not dumpable until the container's program is exec'd: processes already in the
         # container cannot ptrace us or open our /proc/<pid>/ files (exe, fds, mem).
-        native.prctl(PR_SET_DUMPABLE, 0)
+        if not protocol.protection_disabled("dumpable"):
+            native.prctl(PR_SET_DUMPABLE, 0)
         process_setup.remember_runtime_binary()
         seccomp = plan.config.get("linux", {}).get("seccomp") or {}
         if seccomp.get("listenerPath") and seccomp_uses_notify(seccomp):
             ctx["step"] = "connecting to the seccomp listener"
             plan.listener = SeccompListener(seccomp)  # while its path is still reachable
-        for fd in plan.close_fds:
-            os.close(fd)  # the state lock, above all: our copy would keep it held
         ctx["step"] = "joining namespaces"
         for kind, fd in plan.join:
             ctx["step"] = f"joining the {kind} namespace"
@@ -182,6 +182,23 @@ def run_exec_process(plan, chan):
     except BaseException as e:  # noqa: B036
         _report(chan, ctx, e)
     os._exit(1)
+
+
+def _close_inherited_fds(plan, chan):
+    """Keep stdio, the preserved fds and our own channel, fifo and namespace fds; close all
+    else now (the state lock above all), not merely at exec: a directory fd inherited from the
+    caller would otherwise be a way out through /proc/self/fd/N during setup (CVE-2024-21626)."""
+    if protocol.protection_disabled("fd-cleanup"):
+        for fd in plan.close_fds:
+            os.close(fd)
+        return
+    first = 3 + plan.preserve_fds
+    keep = sorted({chan.fileno(), plan.fifo_fd, *(fd for _kind, fd in plan.join)} - {-1})
+    for fd in keep + [0x7FFFFFFF]:
+        if fd >= first:
+            if fd > first:
+                native.close_range(first, fd - 1)
+            first = fd + 1
 
 
 def _import_child_modules(plan):

@@ -5,8 +5,9 @@ import errno
 import os
 import resource
 
-from pyrunc import capabilities, lsm, native, names, scheduling, seccomp as seccomp_mod
+from pyrunc import capabilities, lsm, native, names, protocol, scheduling, seccomp as seccomp_mod
 
+AT_FDCWD = -100
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -68,7 +69,8 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None):
     set_step(ctx, "executable")
     env = _with_home(env, user.get("uid", 0))
     path = find_executable(process["args"][0], env)
-    refuse_runtime_binary(path)
+    if not protocol.protection_disabled("exe-check"):
+        refuse_runtime_binary(path)
     prepared = Prepared(path, process["args"], env, seccomp if nnp else None, process)
     prepared.listener = listener
     return prepared
@@ -78,8 +80,13 @@ def enter_cwd(cwd):
     """chdir, then make sure we are still inside the container's root: a cwd through a magic
     link such as /proc/self/fd/N could land on a directory of the host (CVE-2024-21626)."""
     os.chdir(cwd)
-    where = os.getcwd()  # the kernel says "(unreachable)" for a cwd outside our root
-    if not where.startswith("/"):
+    try:
+        # The kernel says "(unreachable)/..." for a cwd outside our root; glibc turns that
+        # into ENOENT.
+        inside = os.getcwd().startswith("/")
+    except FileNotFoundError:
+        inside = False
+    if not inside and not protocol.protection_disabled("cwd-check"):
         raise OSError(errno.EPERM, f"process.cwd {cwd!r} leads outside the container's root")
 
 
@@ -122,6 +129,7 @@ def _with_home(env, uid):
 def find_executable(name, env):
     """PATH lookup with the container's environment; raises a clear OSError if not found."""
     if "/" in name:
+        _refuse_magic_links(name)
         if not os.access(name, os.X_OK):
             raise OSError(errno.ENOENT if not os.path.exists(name) else errno.EACCES,
                           f"exec {name!r}: " + ("no such file" if not os.path.exists(name)
@@ -131,8 +139,24 @@ def find_executable(name, env):
     for directory in path.split(":"):
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            _refuse_magic_links(candidate)
             return candidate
     raise OSError(errno.ENOENT, f"exec {name!r}: executable file not found in $PATH")
+
+
+def _refuse_magic_links(path):
+    """The program must be a file of the container: a /proc/self/fd/N or /proc/<pid>/root
+    magic link on the way could point at the host (CVE-2024-21626); refuse one."""
+    if protocol.protection_disabled("exe-check"):
+        return
+    try:
+        fd = native.openat2(AT_FDCWD, path, os.O_PATH, 0, native.RESOLVE_NO_MAGICLINKS)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(errno.EPERM, f"exec {path!r}: refusing a program reached through a "
+                          "/proc magic link (it could lead out of the container)") from None
+        return  # missing or not permitted: the checks that follow say so
+    os.close(fd)
 
 
 _runtime_binary = None  # (st_dev, st_ino) of the interpreter running pyrunc
@@ -175,7 +199,8 @@ def exec_now(prepared, preserve_fds):
     ones, execve."""
     if prepared.process.get("apparmorProfile") or prepared.process.get("selinuxLabel"):
         lsm.exec_attributes(prepared.process)
-    native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
+    if not protocol.protection_disabled("fd-cleanup"):
+        native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
     env = _env_dict(prepared.env)
     # Last: after the filter, the runtime's only syscall is execve (a profile may deny the rest).
     if prepared.seccomp_late:

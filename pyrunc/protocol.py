@@ -126,6 +126,12 @@ def raise_if_error(message):
                         message.get("errno", 0))
 
 
+def protection_disabled(name):
+    """For the security tests only: PYRUNC_TEST_DISABLE_PROTECTION=exe-check,fd-cleanup,...
+    turns a protection off so a test can show that it catches the attack it is there for."""
+    return name in os.environ.get("PYRUNC_TEST_DISABLE_PROTECTION", "").split(",")
+
+
 def checkpoint(step):
     """Fault injection for tests: SIGKILL ourselves at `step` if PYRUNC_TEST_KILL_AT names it."""
     if os.environ.get("PYRUNC_TEST_KILL_AT") == step:

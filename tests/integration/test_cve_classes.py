@@ -81,7 +81,7 @@ def test_runtime_binary_is_out_of_reach(runtime, make_bundle, own_rootfs):
                              name="b" + program.replace("/", "_"))
         result = runtime("run", "-b", bundle, "cve-exe")
         assert result.returncode == 1
-        assert "refusing to run the runtime's own binary" in result.stderr
+        assert "refusing" in result.stderr  # the #! chain check, or the magic-link check
         assert "pwned" not in result.stdout
         assert runtime.ids() == []
 
@@ -245,3 +245,79 @@ def test_seccomp_notify_without_listener_is_refused(runtime, make_bundle):
     result = runtime("create", "-b", bundle, "cve-notify2")
     assert result.returncode == 1 and "linux.seccomp.listenerPath" in result.stderr
     assert runtime.ids() == []
+
+
+# Each protection below is switched off in a second run (PYRUNC_TEST_DISABLE_PROTECTION) to show
+# that its test catches the attack it guards against: the attack must fail with the protection
+# on and succeed with it off.
+PROTECTION = pytest.mark.parametrize("protected", [True, False], ids=["protected", "disabled"])
+
+
+def _env(protected, name):
+    env = dict(os.environ)
+    if not protected:
+        env["PYRUNC_TEST_DISABLE_PROTECTION"] = name
+    return env
+
+
+def _copy_loader_and_libraries(binary, rootfs):
+    """Give the image what a dynamically linked host binary needs to start in it."""
+    import re
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    for path in re.findall(r"(/\S+) \(0x", out):
+        dest = rootfs / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+
+
+@PROTECTION
+def test_cve_2019_5736_runtime_binary_cannot_be_reached(runtime, make_bundle, own_rootfs,
+                                                       protected):
+    """The container's program names /proc/self/exe as its interpreter: unprotected, the
+    kernel starts pyrunc's own (host) Python as the container's process, which could then
+    reopen it for writing once pyrunc's own processes are gone. Here it just reports itself."""
+    (own_rootfs / "evil").write_text("#!/proc/self/exe\nprint('pwned')\n")
+    (own_rootfs / "evil").chmod(0o755)
+    _copy_loader_and_libraries(os.path.realpath("/proc/self/exe"), own_rootfs)
+    bundle = make_bundle(["/evil"], edit=lambda c: c["root"].update(path=str(own_rootfs)))
+    # Two protections stand in the way and both are switched off for the demonstration: the
+    # check of the #! chain, and the init being non-dumpable until exec.
+    result = runtime("run", "-b", bundle, "cve-5736", env=_env(protected, "exe-check,dumpable"))
+    host_python_ran = "Python" in result.stderr or "pwned" in result.stdout
+    assert host_python_ran is not protected, (result.stdout, result.stderr)
+    if protected:
+        assert "refusing to run the runtime's own binary" in result.stderr
+
+
+@PROTECTION
+def test_cve_2024_21626_no_runtime_fd_reaches_the_container(runtime, make_bundle, tmp_path,
+                                                            protected):
+    host_dir = tmp_path / "host-secret"
+    host_dir.mkdir()
+    (host_dir / "secret").write_text("host data")
+    bundle = make_bundle(["sh", "-c", "for f in /proc/self/fd/*; do ls $f/ 2>/dev/null; done"])
+    fd = os.open(str(host_dir), os.O_RDONLY)  # inheritable through pass_fds: a "leaked" fd
+    try:
+        result = runtime("run", "-b", bundle, "cve-21626", pass_fds=(fd,),
+                         env=_env(protected, "fd-cleanup"))
+    finally:
+        os.close(fd)
+    attack_worked = "secret" in result.stdout
+    assert attack_worked is not protected, (result.stdout, result.stderr)
+
+
+@PROTECTION
+def test_cve_2024_21626_cwd_through_a_leaked_fd(runtime, make_bundle, tmp_path, protected):
+    host_dir = tmp_path / "host-dir"
+    host_dir.mkdir()
+    (host_dir / "secret").write_text("host data")
+    bundle = make_bundle(["sh", "-c", "cat secret"], edit=lambda c: c["process"].update(
+        cwd="/proc/self/fd/3"))
+    # --no-pivot, as above: with pivot_root the kernel refuses the detached host directory
+    command = " ".join(runtime.cmd("run", "--no-pivot", "--preserve-fds", "1", "-b", bundle,
+                                   "cve-cwd2"))
+    result = subprocess.run(["bash", "-c", f"exec 3<{host_dir}; exec {command}"],
+                            capture_output=True, text=True, timeout=60,
+                            env=_env(protected, "cwd-check,dumpable"))
+    attack_worked = "host data" in result.stdout
+    assert attack_worked is not protected, (result.stdout, result.stderr)
