@@ -79,9 +79,8 @@ def runtime():
     leftover = rt.ids()
     shutil.rmtree(root, ignore_errors=True)
     assert not leftover, f"containers left in {root}: {leftover}"
-    cgroups = [d for d in (f"/sys/fs/cgroup/{c}/{i}" for c in os.listdir("/sys/fs/cgroup")
-                           for i in rt.used_ids if i and "/" not in i and i not in ("..", "."))
-               if os.path.isdir(d)]
+    cgroups = [d for i in rt.used_ids if i and "/" not in i and i not in ("..", ".")
+               for d in cgroup_dirs(i)]
     assert not cgroups, f"cgroups left: {cgroups}"
 
 
@@ -161,6 +160,12 @@ def processes_with_marker(marker):
         except OSError:
             continue
     return found
+
+
+def cgroup_dirs(container_id):
+    """The container's default cgroup (/<id>) in every hierarchy, where it exists."""
+    return [d for d in (os.path.join("/sys/fs/cgroup", h, container_id)
+                        for h in os.listdir("/sys/fs/cgroup")) if os.path.isdir(d)]
 
 
 def host_mounts_mentioning(text):

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import wait_until
+from conftest import cgroup_dirs, wait_until
 from pyrunc.protocol import PARENT_STEPS
 
 SELF_PIDNS = os.readlink("/proc/self/ns/pid")
@@ -93,15 +93,6 @@ class Tracker:
         ns = pid_namespace(pid)
         if ns and ns != SELF_PIDNS:
             self.namespaces.add(ns)
-
-
-def cgroup_dirs(container_id):
-    found = []
-    for hierarchy in os.listdir("/sys/fs/cgroup"):
-        d = os.path.join("/sys/fs/cgroup", hierarchy, container_id)
-        if os.path.isdir(d):
-            found.append(d)
-    return found
 
 
 def host_mounts(*paths):

@@ -1,7 +1,7 @@
 """Namespaces created and joined: user (with maps), time, cgroup, and the shared defaults."""
 import os
 
-from test_crash_cleanup import cgroup_dirs
+from conftest import cgroup_dirs
 
 
 def test_user_namespace_maps(runtime, make_bundle):

@@ -211,3 +211,22 @@ def test_kill_wait_restart(name):
     assert ok(podman("exec", name, "echo", "after-restart")).stdout == "after-restart\n"
     ok(podman("rm", "--force", "--time", "0", name))
     assert_no_traces(container_id)
+
+
+def test_security_options_are_visible_inside(name):
+    result = ok(podman(
+        "run", "--rm", "--network", "none", "--name", name, "--cap-drop", "ALL", "--cap-add",
+        "NET_BIND_SERVICE", "--security-opt", "no-new-privileges", "--user", "1000",
+        "--ulimit", "nofile=1024:1024",
+        # the host's hard nproc is 32768 here; podman would ask for more
+        "--ulimit", "nproc=32768:32768", IMAGE, "sh", "-c",
+        "grep -E '^(CapBnd|CapEff|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status; id -u;"
+        " ulimit -n"))
+    fields = dict(line.split(":\t") for line in result.stdout.split("\n") if ":\t" in line)
+    assert int(fields["CapBnd"], 16) == 1 << 10  # CAP_NET_BIND_SERVICE only
+    # podman raises the added cap as ambient for a non-root user, so uid 1000 keeps it (runc
+    # shows the same sets)
+    assert int(fields["CapEff"], 16) == int(fields["CapPrm"], 16) == 1 << 10
+    assert fields["NoNewPrivs"].strip() == "1"
+    assert fields["Seccomp"].strip() == "2"  # podman's default profile is loaded
+    assert result.stdout.split()[-2:] == ["1000", "1024"]
