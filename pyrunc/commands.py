@@ -19,7 +19,7 @@ def apply_globals(g):
 
 
 def _root(g):
-    return g.get("root") or state_mod.DEFAULT_ROOT
+    return g.get("root") or state_mod.default_root(state_mod.is_rootless(g.get("rootless")))
 
 
 def _bundle(o):
@@ -33,7 +33,7 @@ def cmd_create(g, o):
     from pyrunc.container import Container
     Container.create(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
                      o.get("pid_file"), o.get("no_pivot", False), o.get("no_new_keyring", False),
-                     int(o.get("preserve_fds") or 0))
+                     int(o.get("preserve_fds") or 0), state_mod.is_rootless(g.get("rootless")))
     return 0
 
 
@@ -42,7 +42,7 @@ def cmd_run(g, o):
     return Container.run(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
                          o.get("pid_file"), o.get("no_pivot", False),
                          o.get("no_new_keyring", False), int(o.get("preserve_fds") or 0),
-                         o.get("detach", False))
+                         o.get("detach", False), state_mod.is_rootless(g.get("rootless")))
 
 
 def cmd_start(g, o):

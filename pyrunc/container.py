@@ -41,15 +41,17 @@ class Container:
 
     @classmethod
     def create(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
-               pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0):
-        """Create the container: its init waits on the exec fifo, state `created`."""
+               pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0,
+               rootless=None):
+        """Create the container: its init waits on the exec fifo, state `created`. rootless
+        (default: when not root) leaves cgroups alone and maps ids as an unprivileged user."""
         c = cls(container_id, root)
         c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
-                  foreground=False)
+                  foreground=False, rootless=rootless)
         return c
 
     def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
-                foreground):
+                foreground, rootless=None):
         from pyrunc import init, protocol, spawn  # the init path: only create/run/exec need it
         bundle = os.path.abspath(bundle)
         config = config_mod.load_bundle_config(bundle)
@@ -73,7 +75,10 @@ class Container:
             if linux.get("resources"):
                 log.warning("linux.resources is not applied yet (cgroup drivers are not "
                             "implemented): the container runs without limits")
-            cgroup_paths = cgroups.container_paths(linux.get("cgroupsPath", ""), self.id)
+            rootless = state_mod.is_rootless(rootless)
+            # Rootless: cgroups are not ours to make (no delegation support yet).
+            cgroup_paths = ({} if rootless else
+                            cgroups.container_paths(linux.get("cgroupsPath", ""), self.id))
             st.data = {
                 "id": self.id, "bundle": bundle, "status_hint": CREATING,
                 "rootfs": os.path.join(bundle, config["root"]["path"]),
@@ -85,9 +90,11 @@ class Container:
             st.save()
             os.mkfifo(st.fifo_path, 0o200)
             # Only the container's user may write (and so unblock) the fifo: runc leaves it
-            # writable by everyone on the host.
-            os.chown(st.fifo_path, *_host_ids(config))
-            os.chmod(st.fifo_path, 0o200)
+            # writable by everyone on the host. `start` reads it as root, or, rootless, as
+            # that same user.
+            owner = _host_ids(config)
+            os.chown(st.fifo_path, *owner)
+            os.chmod(st.fifo_path, 0o600 if owner[0] == os.geteuid() else 0o200)
             plan = init.Plan(
                 config=config, process=process, bundle=bundle,
                 rootfs=os.path.realpath(st.data["rootfs"]), container_id=self.id,
@@ -220,7 +227,8 @@ class Container:
 
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
-            pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False):
+            pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False,
+            rootless=None):
         """create + start. In the foreground, wait for the container's process, forward
         signals to it, remove the container and return its exit status."""
         c = cls(container_id, root)
@@ -230,12 +238,12 @@ class Container:
                 raise ConfigError("process.terminal",
                                   "cannot allocate a terminal when detached without --console-socket")
             c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
-                      foreground=False)
+                      foreground=False, rootless=rootless)
             c.start()
             return 0
         _become_subreaper()
         spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
-                            preserve_fds, foreground=True)
+                            preserve_fds, foreground=True, rootless=rootless)
         try:
             c.start()
             return _wait_foreground(spawned.pid, spawned.pty_master)

@@ -46,9 +46,11 @@ def stage1(plan, chan):
         _import_child_modules(plan)
         _close_inherited_fds(plan, chan)
         # Not dumpable until the container's program is exec'd: processes already in the
-        # container cannot ptrace us or open our /proc/<pid>/ files (exe, fds, mem).
-        if not protocol.protection_disabled("dumpable"):
-            native.prctl(PR_SET_DUMPABLE, 0)
+        # container cannot ptrace us or open our /proc/<pid>/ files (exe, fds, mem). An
+        # unprivileged parent must still open our uid_map first: then it waits for the maps.
+        defer_dumpable = bool(plan.new_flags & CLONE_NEWUSER) and os.geteuid() != 0
+        if not defer_dumpable:
+            _make_undumpable()
         process_setup.remember_runtime_binary()
         seccomp = plan.config.get("linux", {}).get("seccomp") or {}
         if seccomp.get("listenerPath") and seccomp_uses_notify(seccomp):
@@ -64,6 +66,8 @@ def stage1(plan, chan):
             native.unshare(CLONE_NEWUSER)
             chan.send(protocol.USERNS_READY)
             chan.expect(protocol.USERNS_MAPPED)
+            if defer_dumpable:
+                _make_undumpable()
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
         rest = plan.new_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)
@@ -184,6 +188,11 @@ def run_exec_process(plan, chan):
     os._exit(1)
 
 
+def _make_undumpable():
+    if not protocol.protection_disabled("dumpable"):
+        native.prctl(PR_SET_DUMPABLE, 0)
+
+
 def _close_inherited_fds(plan, chan):
     """Keep stdio, the preserved fds and our own channel, fifo and namespace fds; close all
     else now (the state lock above all), not merely at exec: a directory fd inherited from the
@@ -230,7 +239,7 @@ def _join_keyring(container_id):
     try:
         native.join_session_keyring(f"_ses.{container_id}")
     except OSError as e:
-        if e.errno not in (38, 13, 1):  # ENOSYS, EACCES, EPERM: keyrings unavailable here
+        if e.errno not in (38, 13, 1, 122):  # ENOSYS, EACCES, EPERM, EDQUOT: none for us
             raise
 
 

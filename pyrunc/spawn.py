@@ -115,11 +115,38 @@ def _reap(pid):
 
 
 def write_id_maps(pid, uid_maps, gid_maps):
-    for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
-        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
-        try:
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(text)
-        except OSError as e:
-            raise PyruncError(f"linux.{'uid' if name == 'uid_map' else 'gid'}Mappings: "
-                              f"cannot write {name}: {e.strerror}") from None
+    """Root writes the maps itself. A user may map only its own uid and gid, once, after
+    denying setgroups; anything more goes through the setuid helpers newuidmap/newgidmap,
+    which check /etc/subuid and /etc/subgid."""
+    unprivileged = os.geteuid() != 0
+    for name, maps, own_id, helper in (("uid_map", uid_maps, os.geteuid(), "newuidmap"),
+                                       ("gid_map", gid_maps, os.getegid(), "newgidmap")):
+        field = f"linux.{'uid' if name == 'uid_map' else 'gid'}Mappings"
+        just_own = len(maps) == 1 and maps[0]["hostID"] == own_id and maps[0]["size"] == 1
+        if unprivileged and not just_own:
+            _run_map_helper(helper, pid, maps, field)
+            continue
+        if unprivileged and name == "gid_map":
+            _write_proc(pid, "setgroups", "deny", field)
+        _write_proc(pid, name, "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n"
+                                       for m in maps), field)
+
+
+def _write_proc(pid, name, text, field):
+    try:
+        with open(f"/proc/{pid}/{name}", "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise PyruncError(f"{field}: cannot write {name}: {e.strerror}") from None
+
+
+def _run_map_helper(helper, pid, maps, field):
+    import subprocess
+    argv = [helper, str(pid)] + [str(m[k]) for m in maps
+                                 for k in ("containerID", "hostID", "size")]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except OSError as e:
+        raise PyruncError(f"{field}: {helper}: {e.strerror} (install uidmap)") from None
+    if result.returncode != 0:
+        raise PyruncError(f"{field}: {helper} failed: {result.stderr.strip()}")

@@ -52,8 +52,10 @@ def default_spec(rootless=False):
         linux = spec["linux"]
         linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "network"]
         linux["namespaces"].append({"type": "user"})
-        linux["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-        linux["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+        # The caller's own ids, the one mapping a user may write without helpers.
+        import os
+        linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+        linux["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
         linux.pop("resources")
         spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/sys/fs/cgroup"]
         sysfs = next(m for m in spec["mounts"] if m["destination"] == "/sys")

@@ -28,6 +28,26 @@ STOPPED = "stopped"
 PAUSED = "paused"
 
 
+def is_rootless(setting=None):
+    """--rootless true|false|auto (auto, the default: when we are not root)."""
+    if setting in ("true", True):
+        return True
+    if setting in ("false", False):
+        return False
+    return os.geteuid() != 0
+
+
+def default_root(rootless):
+    """/run/pyrunc for root; $XDG_RUNTIME_DIR/pyrunc (or /tmp/pyrunc-<uid>) for a user, as runc
+    picks its own."""
+    if not rootless:
+        return DEFAULT_ROOT
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir:
+        return os.path.join(runtime_dir, "pyrunc")
+    return f"/tmp/pyrunc-{os.geteuid()}"
+
+
 def validate_id(container_id):
     """runc accepts letters, digits, '_', '+', '-' and '.', but not '.' or '..' alone."""
     if (not container_id or container_id in (".", "..")
@@ -89,6 +109,9 @@ class ContainerState:
     def make(self):
         """Create the directory (the id is taken from this moment) and take its lock."""
         os.makedirs(self.root, mode=0o711, exist_ok=True)
+        if os.stat(self.root).st_uid != os.geteuid():
+            # e.g. a /tmp/pyrunc-<uid> made by somebody else to catch our containers
+            raise PyruncError(f"state root {self.root} is not ours: refusing to use it")
         try:
             os.mkdir(self.dir, 0o711)
         except FileExistsError:
