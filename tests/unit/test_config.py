@@ -367,3 +367,47 @@ def test_validate_process_names_the_prefix_it_is_given():
     with pytest.raises(ConfigError) as info:
         config_mod.validate_process({"args": ["sh"], "user": {"uid": -5}}, "exec process")
     assert info.value.field == "exec process.user.uid"
+
+
+# -- security fields -----------------------------------------------------------------------------
+
+def _with_user_ns(config, uid_maps, gid_maps):
+    config["linux"]["namespaces"].append({"type": "user"})
+    config["linux"]["uidMappings"] = uid_maps
+    config["linux"]["gidMappings"] = gid_maps
+    return config
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
+                                          "architectures": ["SCMP_ARCH_BOGUS"]}),
+     "linux.seccomp.architectures[0]"),
+    (lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_FROBNICATE"}]}),
+     "linux.seccomp.syscalls[0].action"),
+    (lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+     "linux.seccomp.listenerPath"),
+    (lambda c: _with_user_ns(c, [{"containerID": 0, "hostID": 1000, "size": 10},
+                                 {"containerID": 5, "hostID": 5000, "size": 10}],
+                             [{"containerID": 0, "hostID": 1000, "size": 10}]),
+     "linux.uidMappings[1]"),
+    (lambda c: _with_user_ns(c, [{"containerID": 0, "hostID": 1000, "size": 10}],
+                             [{"containerID": 0, "hostID": 1000, "size": 10},
+                              {"containerID": 100, "hostID": 1005, "size": 1}]),
+     "linux.gidMappings[1]"),
+    (lambda c: c["process"].update(ioPriority={"class": "IOPRIO_CLASS_BOGUS"}),
+     "process.ioPriority.class"),
+    (lambda c: c["linux"].update(personality={"domain": "LINUX64"}), "linux.personality.domain"),
+])
+def test_security_bad_input_is_named(bundle, edit, field):
+    config = good()
+    edit(config)
+    refused(config, bundle, field)
+
+
+def test_builtin_bundle_config_is_valid(tmp_path):
+    import pyrunc.builtin_rootfs as recipe
+    (tmp_path / "rootfs").mkdir()
+    (tmp_path / "config.yaml").write_text(open(recipe.CONFIG).read())
+    config_mod.validate(config_mod.load_bundle_config(str(tmp_path)), str(tmp_path))
