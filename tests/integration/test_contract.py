@@ -173,6 +173,15 @@ BROKEN = [
                                           "minor": 0}]),
     lambda c: c.update(root={"path": None}),
     lambda c: c.update(ociVersion=None),
+    lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_BOGUS"}),
+    lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
+                                         "architectures": ["SCMP_ARCH_VAX"]}),
+    lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+    lambda c: c["linux"].update(
+        namespaces=c["linux"]["namespaces"] + [{"type": "user"}],
+        uidMappings=[{"containerID": 0, "hostID": 100000, "size": 100},
+                     {"containerID": 50, "hostID": 300000, "size": 100}],
+        gidMappings=[{"containerID": 0, "hostID": 100000, "size": 100}]),
 ]
 
 

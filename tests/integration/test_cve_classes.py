@@ -321,3 +321,18 @@ def test_cve_2024_21626_cwd_through_a_leaked_fd(runtime, make_bundle, tmp_path, 
                             env=_env(protected, "cwd-check,dumpable"))
     attack_worked = "host data" in result.stdout
     assert attack_worked is not protected, (result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("action", ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"])
+def test_seccomp_kill_and_trap_actions(runtime, make_bundle, action):
+    """A syscall under KILL, KILL_PROCESS or TRAP ends the process that made it with SIGSYS:
+    the shell reports 128 + 31 for its mkdir child."""
+    def edit(config):
+        config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": action}]}
+        config["process"]["args"] = ["sh", "-c", "grep Seccomp_filters: /proc/self/status; "
+                                     "mkdir /tmp/x; echo status=$?; test -d /tmp/x || echo none"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-kill", check=True).stdout
+    assert "Seccomp_filters:\t1" in out
+    assert "status=159" in out and "none" in out
