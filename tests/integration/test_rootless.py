@@ -80,3 +80,23 @@ def test_a_user_runs_a_rootless_container(user, busybox_rootfs, user_bundle):
     assert as_user(user, f"{PYRUNC} delete --force rootless2", bundle).returncode == 0
     assert os.listdir(state_root) == []
     os.rmdir(state_root)
+
+
+def test_rootless_with_subordinate_ids_uses_newuidmap(user, busybox_rootfs, user_bundle):
+    """More than the user's own id: newuidmap/newgidmap map the ranges /etc/subuid grants."""
+    subprocess.run(["usermod", "--add-subuids", "300000-365535", "--add-subgids",
+                    "300000-365535", USER], check=True)
+    bundle = user_bundle
+    assert as_user(user, f"{PYRUNC} spec --rootless", bundle).returncode == 0
+    config = json.loads((bundle / "config.json").read_text())
+    config["linux"]["uidMappings"].append({"containerID": 1, "hostID": 300000, "size": 65536})
+    config["linux"]["gidMappings"].append({"containerID": 1, "hostID": 300000, "size": 65536})
+    config["root"]["path"] = busybox_rootfs
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    result = as_user(user, f"{PYRUNC} run rootless-sub", bundle)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows == [["0", str(user.pw_uid), "1"], ["1", "300000", "65536"],
+                    ["0", str(user.pw_gid), "1"], ["1", "300000", "65536"]]
