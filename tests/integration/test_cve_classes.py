@@ -336,3 +336,13 @@ def test_seccomp_kill_and_trap_actions(runtime, make_bundle, action):
     out = runtime("run", "-b", bundle, "cve-kill", check=True).stdout
     assert "Seccomp_filters:\t1" in out
     assert "status=159" in out and "none" in out
+
+
+def test_masks_and_read_only_paths_hold_under_exec_and_mounting_is_denied(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"])
+    runtime("run", "-d", "-b", bundle, "cve-exec-masks", check=True)
+    script = ("wc -c < /proc/keys; echo 1 > /proc/sys/kernel/printk 2>/dev/null || echo sys-ro;"
+              " touch /sys/x 2>/dev/null || echo sysfs-ro;"
+              " mount -t tmpfs none /tmp 2>/dev/null || echo no-mount")
+    out = runtime("exec", "cve-exec-masks", "sh", "-c", script, check=True).stdout.split()
+    assert out == ["0", "sys-ro", "sysfs-ro", "no-mount"]
