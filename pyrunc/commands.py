@@ -132,8 +132,12 @@ def exec_process(o, st):
         process["env"] = list(process.get("env", [])) + list(o["env"])
     if o.get("user"):
         uid, _, gid = o["user"].partition(":")
+        user = dict(process.get("user", {}))
         try:
-            process["user"] = dict(process.get("user", {}), uid=int(uid), gid=int(gid or 0))
+            user["uid"] = int(uid)
+            if gid:  # without one, the process keeps the config's gid, as runc does
+                user["gid"] = int(gid)
+            process["user"] = user
         except ValueError:
             raise UsageError(f"--user {o['user']!r}: expected UID[:GID]") from None
     if o.get("cap"):

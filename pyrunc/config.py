@@ -95,6 +95,7 @@ def _abs_path(value, field):
     return value
 
 
+RLIM_MAX = 2**64 - 1  # "unlimited" as config.json writes it (RLIM_INFINITY)
 SUPPORTED_OCI_MAJOR = 1
 OCI_VERSION_MIN = "1.0.0"
 OCI_VERSION_MAX = "1.2.1"
@@ -134,7 +135,7 @@ def validate(config, bundle, need_process=True):
             raise ConfigError(key, "needs a new uts namespace (linux.namespaces has none)")
     if "uts" in namespaces and namespaces["uts"] and config.get("hostname"):
         raise ConfigError("hostname", "cannot be set when joining an existing uts namespace")
-    _validate_mounts(config)
+    _validate_mounts(config, bundle)
     _validate_linux(linux, namespaces)
     _validate_hooks(config)
     annotations = _get(config, "annotations", dict, "annotations", {})
@@ -179,6 +180,10 @@ def validate_process(process, field):
             raise ConfigError(f"{where}.type", f"unknown rlimit {kind!r}")
         soft = _get(rl, "soft", int, f"{where}.soft", required=True)
         hard = _get(rl, "hard", int, f"{where}.hard", required=True)
+        for part, value in (("soft", soft), ("hard", hard)):
+            if not 0 <= value <= RLIM_MAX:
+                raise ConfigError(f"{where}.{part}", f"{value} is not between 0 and {RLIM_MAX} "
+                                  "(unlimited)")
         if soft > hard:
             raise ConfigError(where, f"{kind} soft limit {soft} is above its hard limit {hard}")
     oom = _get(process, "oomScoreAdj", int, f"{field}.oomScoreAdj")
@@ -223,7 +228,8 @@ def _validate_namespaces(linux):
     return result
 
 
-def _validate_mounts(config):
+def _validate_mounts(config, bundle):
+    from pyrunc.mountopts import parse_options
     for i, m in enumerate(_get(config, "mounts", list, "mounts", [])):
         where = f"mounts[{i}]"
         _abs_path(_get(m, "destination", str, f"{where}.destination", required=True),
@@ -232,8 +238,12 @@ def _validate_mounts(config):
         _get(m, "type", str, f"{where}.type")
         options = _string_list(m, "options", f"{where}.options")
         kind = m.get("type") or ""
-        if ("bind" in options or "rbind" in options or kind == "bind") and not m.get("source"):
-            raise ConfigError(f"{where}.source", "a bind mount needs a source")
+        if parse_options(options).is_bind or kind == "bind":
+            if not m.get("source"):
+                raise ConfigError(f"{where}.source", "a bind mount needs a source")
+            source = os.path.join(bundle, m["source"])  # an absolute source stays as it is
+            if not os.path.exists(source):
+                raise ConfigError(f"{where}.source", f"{source}: no such file or directory")
         for key in ("uidMappings", "gidMappings"):
             if m.get(key):
                 raise ConfigError(f"{where}.{key}", "id-mapped mounts are not supported yet")

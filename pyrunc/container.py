@@ -241,14 +241,14 @@ class Container:
                       foreground=False, rootless=rootless)
             c.start()
             return 0
-        _become_subreaper()
-        spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
-                            preserve_fds, foreground=True, rootless=rootless)
-        try:
-            c.start()
-            return _wait_foreground(spawned.pid, spawned.pty_master)
-        finally:
-            c._delete_after_run()
+        with Subreaper() as reaper:
+            spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
+                                preserve_fds, foreground=True, rootless=rootless)
+            try:
+                c.start()
+                return _wait_foreground(spawned.pid, spawned.pty_master, reaper)
+            finally:
+                c._delete_after_run()
 
     def _delete_after_run(self):
         st = self.state
@@ -267,6 +267,12 @@ class Container:
     def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0):
         """Run process (a config.json process object) inside the running container. Returns
         the exit status (foreground) or the pid (detach)."""
+        if detach:
+            return self._exec(process, console_socket, True, pid_file, preserve_fds, None)
+        with Subreaper() as reaper:
+            return self._exec(process, console_socket, False, pid_file, preserve_fds, reaper)
+
+    def _exec(self, process, console_socket, detach, pid_file, preserve_fds, reaper):
         st = self.state
         st.lock()
         try:
@@ -285,8 +291,6 @@ class Container:
             if console_socket:
                 from pyrunc import terminal
                 console = terminal.connect_console_socket(console_socket)
-            if not detach:
-                _become_subreaper()
             plan = init.Plan(config=config, process=process, container_id=self.id,
                              join=_open_namespaces(_container_namespaces(st.pid, config)),
                              preserve_fds=preserve_fds + _listen_fds(), extra_env=_listen_env(),
@@ -308,7 +312,7 @@ class Container:
             st.unlock()
         if detach:
             return spawned.pid
-        return _wait_foreground(spawned.pid, spawned.pty_master)
+        return _wait_foreground(spawned.pid, spawned.pty_master, reaper)
 
     # -- kill / delete / state -------------------------------------------------------------------
 
@@ -408,10 +412,12 @@ def _check_privileges(process):
         raise ConfigError("process.capabilities",
                           f"{', '.join(missing)} not in pyrunc's own bounding set on this host")
     has_sys_resource = capabilities.own_bounding_set() & (1 << names.CAP_NUMBERS["CAP_SYS_RESOURCE"])
+    from pyrunc.process_setup import rlimit_value
     for i, rl in enumerate(process.get("rlimits", [])):
         _soft, hard = resource.getrlimit(names.RLIMITS[rl["type"]])
+        wanted = rlimit_value(rl["hard"])
         if not has_sys_resource and hard != resource.RLIM_INFINITY and (
-                rl["hard"] > hard or rl["hard"] == resource.RLIM_INFINITY):
+                wanted > hard or wanted == resource.RLIM_INFINITY):
             raise ConfigError(f"process.rlimits[{i}]",
                               f"{rl['type']} hard limit {rl['hard']} is above the host's {hard} "
                               "and pyrunc lacks CAP_SYS_RESOURCE")
@@ -511,14 +517,46 @@ def _wait_gone(pid, start_time, timeout=10.0):
         os.close(pidfd)
 
 
-def _become_subreaper():
-    from pyrunc import native
-    native.prctl(PR_SET_CHILD_SUBREAPER, 1)
+class Subreaper:
+    """While waiting for a container's process in the foreground, we are its parent: stage1
+    exits and the process is reparented to the nearest subreaper. Children the caller had
+    before are never reaped here, and the caller's own subreaper setting comes back after."""
+
+    def __enter__(self):
+        from pyrunc import native
+        self.previous = native.get_child_subreaper()
+        self.before = _own_children()
+        native.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        return self
+
+    def __exit__(self, *exc):
+        from pyrunc import native
+        self.reap_orphans()
+        native.prctl(PR_SET_CHILD_SUBREAPER, self.previous)
+
+    def reap_orphans(self):
+        """Reap what the container left reparented to us and already dead."""
+        for pid in _own_children() - self.before:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
-def _wait_foreground(pid, pty_master):
-    """Wait for pid (our child since we are a subreaper), forwarding signals; return its
-    exit status, 128+N when killed by signal N."""
+def _own_children():
+    children = set()
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                children.update(int(p) for p in f.read().split())
+    except OSError:
+        pass
+    return children
+
+
+def _wait_foreground(pid, pty_master, reaper):
+    """Wait for pid (our child: see Subreaper), forwarding signals; return its exit status,
+    128+N when killed by signal N."""
     forwarded = []
 
     def forward(signum, _frame):
@@ -536,17 +574,17 @@ def _wait_foreground(pid, pty_master):
             continue
     try:
         if pty_master is None:
-            return _reap_until(pid, block=True)
+            return _wait_for(pid, reaper, block=True)
         from pyrunc.terminal import Relay
         with Relay(pty_master) as relay:
             signal.signal(signal.SIGWINCH, relay.resize)
             while True:
-                status = _reap_until(pid, block=False)
+                status = _wait_for(pid, reaper, block=False)
                 if status is not None:
                     relay.drain()
                     return status
                 if not relay.pump(0.1):
-                    return _reap_until(pid, block=True)
+                    return _wait_for(pid, reaper, block=True)
     finally:
         for sig, old in forwarded:
             signal.signal(sig, old)
@@ -554,15 +592,14 @@ def _wait_foreground(pid, pty_master):
             os.close(pty_master)
 
 
-def _reap_until(pid, block):
-    """Reap children (orphans reparented to us too) until pid exits; its status or None."""
-    while True:
-        try:
-            reaped, status = os.waitpid(-1, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            return 255
-        if reaped == 0:
-            return None
-        if reaped == pid:
-            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) \
-                else 128 + os.WTERMSIG(status)
+def _wait_for(pid, reaper, block):
+    """pid's exit status (128+N for signal N), or None if it still runs and not block."""
+    try:
+        reaped, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return 255
+    reaper.reap_orphans()
+    if reaped == 0:
+        return None
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) \
+        else 128 + os.WTERMSIG(status)

@@ -151,6 +151,7 @@ def run_init(plan, chan):
         _report(chan, ctx, e)
         os._exit(1)
     try:
+        _exit_on_termination_signals()
         # Blocks until `start` opens the fifo for reading. "0": released; "1": about to exec.
         # The fd is close-on-exec, so `start` reads end-of-file once the execve happened and
         # only then runs the poststart hooks.
@@ -186,6 +187,20 @@ def run_exec_process(plan, chan):
     except BaseException as e:  # noqa: B036
         _report(chan, ctx, e)
     os._exit(1)
+
+
+def _exit_on_termination_signals():
+    """A pid namespace's init only receives the signals it handles: without handlers, `kill
+    ID TERM` on a created container would do nothing (runc's Go init exits on it). execve
+    resets these handlers for the container's own program."""
+    import _signal
+
+    def leave(signum, _frame):
+        os._exit(128 + signum)
+
+    for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
+                _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGALRM):
+        _signal.signal(sig, leave)
 
 
 def _make_undumpable():

@@ -113,6 +113,12 @@ def personality(persona):
     return _check(_lib.pr_personality(persona), "personality")
 
 
+def get_child_subreaper():
+    value = _ffi.new("int *")
+    _check(_lib.prctl(37, int(_ffi.cast("uintptr_t", value)), 0, 0, 0), "prctl")  # PR_GET_...
+    return value[0]
+
+
 def pidfd_open(pid):
     return _check(_lib.pr_pidfd_open(pid, 0), "pidfd_open")
 

@@ -34,7 +34,8 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None):
     set_step(ctx, "rlimits")
     for rl in process.get("rlimits", []):
         try:
-            resource.setrlimit(names.RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
+            resource.setrlimit(names.RLIMITS[rl["type"]],
+                               (rlimit_value(rl["soft"]), rlimit_value(rl["hard"])))
         except (ValueError, OSError) as e:
             raise OSError(errno.EPERM, f"{rl['type']} {rl['soft']}:{rl['hard']}: {e}"
                           " (above the host's hard limit, and pyrunc lacks CAP_SYS_RESOURCE?)")
@@ -74,6 +75,11 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None):
     prepared = Prepared(path, process["args"], env, seccomp if nnp else None, process)
     prepared.listener = listener
     return prepared
+
+
+def rlimit_value(value):
+    """config.json's 2**64-1 is RLIM_INFINITY, which Python's resource module spells -1."""
+    return resource.RLIM_INFINITY if value >= 2**64 - 1 else value
 
 
 def enter_cwd(cwd):

@@ -38,7 +38,7 @@ def validate_scheduler(sched, field):
     _int(sched, "nice", field, -20, 19)
     _int(sched, "priority", field, 0, 99)
     if (sched.get("priority") or 0) and policy not in _REALTIME:
-        raise ConfigError(f"{field}.priority", f"only SCHED_FIFO and SCHED_RR take a priority")
+        raise ConfigError(f"{field}.priority", "only SCHED_FIFO and SCHED_RR take a priority")
     for key in ("runtime", "deadline", "period"):
         _int(sched, key, field, 0, 2**63 - 1)
     for flag in sched.get("flags") or []:

@@ -65,8 +65,9 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        if stage1_pid:
-            _reap(stage1_pid)
+        for pid in (stage1_pid, init_pid):
+            if pid:
+                _reap(pid)  # the init too: our child if we are a subreaper (exec, run)
         if pty_master is not None:
             os.close(pty_master)
         raise

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_dirs, python, read_until, run_on_pty, wait_until
+from conftest import cgroup_dirs, python, run_on_pty, wait_until
 
 SLEEP = ("sleep", "1000")
 TRAP_TERM = ("sh", "-c", 'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done')
@@ -81,6 +81,25 @@ def root_within_filesystem(path):
     return os.path.normpath(os.path.join(unescape(root), rel))
 
 
+def read_pty(fd, needle, timeout=20):
+    """Read a pty master until needle shows up, the other side hangs up, or timeout."""
+    import select
+    output = b""
+    deadline = time.monotonic() + timeout
+    while needle not in output:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the slave side is closed
+            break
+        if not chunk:
+            break
+        output += chunk
+    return output
+
+
 def wait_for_text(path, text, timeout=10):
     def seen():
         try:
@@ -94,19 +113,29 @@ def wait_for_text(path, text, timeout=10):
 
 # -- run -------------------------------------------------------------------------------------------
 
-def test_run_shows_the_containers_own_view(runtime, make_bundle, busybox_rootfs):
+def test_run_shows_the_containers_own_view(runtime, make_bundle, busybox_rootfs, tmp_path):
     script = "echo pid=$$; echo host=$(hostname); echo ---; cat /proc/self/mountinfo"
 
     def edit(config):
         config["hostname"] = "lifecycle-box"
 
     bundle = make_bundle(("sh", "-c", script), edit=edit)
-    result = runtime("run", "--bundle", bundle, "lc-view", timeout=30)
+    # a mount only the host has, made for this test
+    host_only_mount = tmp_path / "host-only"
+    host_only_mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "lc-host-only",
+                    str(host_only_mount)], check=True)
+    try:
+        host_mountinfo = open("/proc/self/mountinfo").read()
+        result = runtime("run", "--bundle", bundle, "lc-view", timeout=30)
+    finally:
+        subprocess.run(["umount", str(host_only_mount)], check=True)
     assert result.returncode == 0, result.stderr
     head, _, inside_mountinfo = result.stdout.partition("---\n")
     assert head.splitlines() == ["pid=1", "host=lifecycle-box"]
 
-    host_mountinfo = open("/proc/self/mountinfo").read()
+    assert "lc-host-only" in host_mountinfo
+    assert "lc-host-only" not in inside_mountinfo
     assert inside_mountinfo and inside_mountinfo != host_mountinfo
     inside = mountinfo_points(inside_mountinfo)
     inside_points = {unescape(p) for p, _root in inside}
@@ -121,9 +150,17 @@ def test_run_shows_the_containers_own_view(runtime, make_bundle, busybox_rootfs)
     host_only = {unescape(p) for p, _r in mountinfo_points(host_mountinfo)
                  if p != "/" and not any(unescape(p) == d or unescape(p).startswith(d + "/")
                                          for d in destinations)}
-    assert host_only, "expected the host to have mounts the container does not get"
+    assert str(host_only_mount) in host_only
     assert not host_only & inside_points, host_only & inside_points
     assert not [p for p in inside_points if p.startswith(bundle)]
+    # and nothing else: every mount inside is '/', a config mount (or under one: the cgroup
+    # hierarchies), or a masked / read-only path; no old root left behind by pivot_root
+    linux = config["linux"]
+    expected = set(linux["maskedPaths"]) | set(linux["readonlyPaths"])
+    unexpected = {p for p in inside_points
+                  if p != "/" and p not in expected
+                  and not any(p == d or p.startswith(d + "/") for d in destinations)}
+    assert not unexpected, unexpected
     assert runtime.ids() == []  # run removes the container when it exits
 
 
@@ -133,6 +170,36 @@ def test_run_exit_code_is_the_containers(runtime, make_bundle, code):
     result = runtime("run", "--bundle", bundle, f"lc-exit-{code}", timeout=30)
     assert result.returncode == code, result.stderr
     assert runtime.ids() == []
+
+
+def test_run_applies_rlimits(runtime, make_bundle):
+    def edit(config):
+        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024},
+                                        {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400}]
+
+    bundle = make_bundle(("sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hu"),
+                         edit=edit)
+    result = runtime("run", "--bundle", bundle, "lc-rlimits", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["512", "1024", "300", "400"]
+
+
+def test_run_accepts_an_unlimited_rlimit(runtime, make_bundle):
+    """config.json says "unlimited" as the uint64 RLIM_INFINITY, 18446744073709551615 (what
+    engines write for --ulimit core=-1); runc accepts it. This host's hard RLIMIT_CORE is
+    unlimited, so no privilege is needed."""
+    import resource
+    assert resource.getrlimit(resource.RLIMIT_CORE)[1] == resource.RLIM_INFINITY
+    unlimited = 2**64 - 1
+
+    def edit(config):
+        config["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": unlimited,
+                                         "hard": unlimited}]
+
+    bundle = make_bundle(("sh", "-c", "ulimit -c; ulimit -Hc"), edit=edit)
+    result = runtime("run", "--bundle", bundle, "lc-rlimit-inf", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["unlimited", "unlimited"]
 
 
 def test_run_killed_by_signal_exits_128_plus_n(runtime, make_bundle, tmp_path):
@@ -187,6 +254,16 @@ def test_run_detach(runtime, make_bundle):
     state = runtime.state("lc-detach")
     assert state["status"] == "running"
     assert cmdline(state["pid"]) == [b"sleep", b"1000"]
+
+
+def test_run_detach_pid_file(runtime, make_bundle, tmp_path):
+    bundle = make_bundle(SLEEP)
+    pid_file = tmp_path / "run.pid"
+    runtime("run", "-d", "--pid-file", str(pid_file), "--bundle", bundle, "lc-detach-pid",
+            check=True)
+    state = runtime.state("lc-detach-pid")
+    assert state["status"] == "running"
+    assert pid_file.read_text().strip() == str(state["pid"])
 
 
 # -- create / start / kill / delete ----------------------------------------------------------------
@@ -258,6 +335,27 @@ def test_full_lifecycle(runtime, make_bundle, busybox_rootfs):
     assert runtime("delete", "--force", cid).returncode == 0  # as runc: not an error
 
 
+def test_delete_of_a_created_container(runtime, make_bundle):
+    """As runc: a container that was created but never started may be deleted without
+    --force; its waiting init goes with it."""
+    bundle = make_bundle(SLEEP)
+    runtime("create", "--bundle", bundle, "lc-del-created", check=True)
+    pid = runtime.state("lc-del-created")["pid"]
+    runtime("delete", "lc-del-created", check=True)
+    assert runtime.ids() == []
+    assert cgroup_dirs("lc-del-created") == []
+    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
+                      open(f"/proc/{pid}/stat").read().split(") ")[1][0] in "ZX")
+
+
+def test_delete_force_of_a_running_container(runtime, make_bundle):
+    pid = create_running(runtime, make_bundle, "lc-del-force")
+    runtime("delete", "--force", "lc-del-force", check=True)
+    assert runtime.ids() == []
+    assert cgroup_dirs("lc-del-force") == []
+    assert not os.path.exists(f"/proc/{pid}") or cmdline(pid) != [b"sleep", b"1000"]
+
+
 def test_create_pid_file(runtime, make_bundle, tmp_path):
     bundle = make_bundle(SLEEP)
     pid_file = tmp_path / "run" / "init.pid"
@@ -315,6 +413,19 @@ def test_kill_default_signal_is_term(runtime, make_bundle, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_kill_term_stops_a_created_container(runtime, make_bundle):
+    """As with runc (whose waiting init dies of SIGTERM): TERM to a container that was created
+    but not started stops it; engines stop such containers with TERM first."""
+    bundle = make_bundle(SLEEP)
+    runtime("create", "--bundle", bundle, "lc-term-created", check=True)
+    pid = runtime.state("lc-term-created")["pid"]
+    runtime("kill", "lc-term-created", "TERM", check=True)
+    assert wait_until(lambda: status_of(runtime, "lc-term-created") == "stopped", timeout=5), \
+        f"still {status_of(runtime, 'lc-term-created')}: the waiting init ignored SIGTERM"
+    assert not os.path.exists(f"/proc/{pid}") or \
+        open(f"/proc/{pid}/stat").read().split(") ")[1][0] in "ZX"
 
 
 def test_kill_bad_signal_is_refused(runtime, make_bundle):
@@ -376,6 +487,13 @@ def test_exec_output_and_exit_status(runtime, make_bundle):
     assert cmdline(init) == [b"sleep", b"1000"]
 
 
+def test_exec_killed_by_signal_exits_128_plus_n(runtime, make_bundle):
+    create_running(runtime, make_bundle, "lc-exec-sig")
+    result = runtime("exec", "lc-exec-sig", "sh", "-c", "kill -KILL $$")
+    assert result.returncode == 128 + signal.SIGKILL, result.stderr
+    assert status_of(runtime, "lc-exec-sig") == "running"
+
+
 def test_exec_of_a_missing_program_fails(runtime, make_bundle):
     create_running(runtime, make_bundle, "lc-exec-missing")
     result = runtime("exec", "lc-exec-missing", "/no/such/program")
@@ -389,11 +507,28 @@ def test_exec_env_cwd_user(runtime, make_bundle):
     result = runtime("exec", "--env", "A=1", "-e", "B=two words", "--cwd", "/tmp",
                      "lc-exec-opts", "sh", "-c", 'echo "$A|$B"; pwd; id -u; id -g', check=True)
     assert result.stdout.splitlines() == ["1|two words", "/tmp", "0", "0"]
+    # an --env for a variable the config sets replaces it (once, as runc)
+    result = runtime("exec", "-e", "TERM=dumb", "lc-exec-opts", "env", check=True)
+    assert [line for line in result.stdout.splitlines() if line.startswith("TERM=")] == \
+        ["TERM=dumb"]
     result = runtime("exec", "--user", "65534:65534", "lc-exec-opts", "sh", "-c",
                      "id -u; id -g; pwd", check=True)
     assert result.stdout.splitlines() == ["65534", "65534", "/"]
     result = runtime("exec", "-u", "1000", "lc-exec-opts", "id", "-u", check=True)
     assert result.stdout.strip() == "1000"
+
+
+def test_exec_user_without_gid_keeps_the_configs_gid(runtime, make_bundle):
+    """runc's `exec --user UID` changes only the uid: the gid stays the process's own."""
+    def edit(config):
+        config["process"]["user"] = {"uid": 0, "gid": 100}
+
+    create_running(runtime, make_bundle, "lc-exec-uid", edit=edit)
+    result = runtime("exec", "lc-exec-uid", "id", "-g", check=True)
+    assert result.stdout.strip() == "100"
+    result = runtime("exec", "--user", "1000", "lc-exec-uid", "sh", "-c", "id -u; id -g",
+                     check=True)
+    assert result.stdout.splitlines() == ["1000", "100"]
 
 
 def test_exec_without_tty_has_no_terminal(runtime, make_bundle):
@@ -486,7 +621,7 @@ def test_console_socket_receives_the_pty_master(runtime, make_bundle, tmp_path):
         assert os.isatty(master)
         assert status_of(runtime, "lc-console") == "created"
         runtime("start", "lc-console", check=True)
-        output = read_until(master, b"console-done").decode(errors="replace")
+        output = read_pty(master, b"console-done").decode(errors="replace")
     finally:
         server.close()
         if master is not None:
@@ -496,6 +631,19 @@ def test_console_socket_receives_the_pty_master(runtime, make_bundle, tmp_path):
     assert "stdout-is-a-tty" in lines
     assert "33 101" in lines
     assert wait_until(lambda: status_of(runtime, "lc-console") == "stopped")
+
+
+def test_run_with_terminal_in_the_foreground(runtime, make_bundle):
+    def edit(config):
+        config["process"]["terminal"] = True
+
+    bundle = make_bundle(("sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty; exit 6"),
+                         edit=edit)
+    code, output = run_on_pty(runtime.cmd("run", "--bundle", bundle, "lc-run-tty"))
+    assert code == 6, output
+    text = output.decode(errors="replace")
+    assert "/dev/pts/" in text and "stdin-is-a-tty" in text
+    assert runtime.ids() == []
 
 
 def test_terminal_without_console_socket_is_refused(runtime, make_bundle):
@@ -608,3 +756,73 @@ def test_python_api(runtime, make_bundle, tmp_path):
         open(f"/proc/{r['pid']}/cmdline", "rb").read() != b"sleep\x001000\x00"
     assert runtime.ids() == []
     assert cgroup_dirs(cid) == []
+
+
+API_CHILDREN_SCRIPT = r'''
+import json, os, subprocess, sys
+import pyrunc
+
+root, bundle, cid, result_path, mode = sys.argv[1:6]
+r = {}
+c = pyrunc.Container.create(cid, bundle=bundle, root=root)
+try:
+    c.start()
+    if mode == "other-child":
+        # a child of the caller's own, unrelated to the container, exits during the exec
+        other = subprocess.Popen(["sh", "-c", "exit 5"])
+        r["exec_status"] = c.exec({"args": ["sleep", "0.5"], "cwd": "/", "env": ["PATH=/bin"]})
+        r["other_status"] = other.wait()
+    else:
+        # failed execs: their processes must not stay behind as the caller's zombies
+        for _ in range(3):
+            try:
+                c.exec({"args": ["/no/such/program"], "cwd": "/", "env": ["PATH=/bin"]})
+            except pyrunc.PyruncError as e:
+                r["exec_error"] = str(e)
+        zombies = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == os.getpid() and fields[0] == "Z":
+                zombies.append(int(entry))
+        r["zombie_children"] = zombies
+        for pid in zombies:  # recorded; reaped now so that the delete need not wait for them
+            os.waitpid(pid, 0)
+finally:
+    c.delete(force=True)
+with open(result_path, "w") as f:
+    json.dump(r, f)
+'''
+
+
+def run_api_children_script(runtime, make_bundle, tmp_path, cid, mode):
+    bundle = make_bundle(SLEEP)
+    script = tmp_path / "api_children.py"
+    script.write_text(API_CHILDREN_SCRIPT)
+    result_path = tmp_path / "result.json"
+    proc = subprocess.run([python(), str(script), runtime.root, bundle, cid, str(result_path),
+                           mode], capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert runtime.ids() == []
+    assert cgroup_dirs(cid) == []
+    return json.loads(result_path.read_text())
+
+
+def test_python_api_exec_leaves_the_callers_other_children_alone(runtime, make_bundle,
+                                                                 tmp_path):
+    """An orchestrator using the API has children of its own: a foreground exec must reap
+    only its own process."""
+    r = run_api_children_script(runtime, make_bundle, tmp_path, "lc-api-other", "other-child")
+    assert r["exec_status"] == 0
+    assert r["other_status"] == 5, "the exec reaped the caller's own child and lost its status"
+
+
+def test_python_api_failed_exec_leaves_no_zombies(runtime, make_bundle, tmp_path):
+    r = run_api_children_script(runtime, make_bundle, tmp_path, "lc-api-zombies", "zombies")
+    assert "/no/such/program" in r["exec_error"]
+    assert r["zombie_children"] == [], "failed execs left zombies in the calling process"

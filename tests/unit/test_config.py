@@ -210,6 +210,24 @@ def test_rlimit_value_not_an_integer(bundle):
     refused(config, bundle, "process.rlimits[0].soft")
 
 
+@pytest.mark.parametrize("soft,hard", [(-1, 1024), (-1, -1), (1024, 2**64), (2**64, 2**64)])
+def test_rlimit_value_out_of_range(bundle, soft, hard):
+    """rlimits are uint64 in the runtime spec (runc cannot even decode a negative one); -1
+    must not slip through to setrlimit, where it means RLIM_INFINITY."""
+    config = good()
+    config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": soft, "hard": hard}]
+    with pytest.raises(ConfigError) as info:
+        config_mod.validate(config, str(bundle))
+    assert info.value.field.startswith("process.rlimits[0]"), info.value
+
+
+def test_rlimit_unlimited_is_accepted(bundle):
+    config = good()
+    config["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 2**64 - 1,
+                                     "hard": 2**64 - 1}]
+    config_mod.validate(config, str(bundle))
+
+
 @pytest.mark.parametrize("key", ["uid", "gid"])
 def test_negative_user_id(bundle, key):
     config = good()

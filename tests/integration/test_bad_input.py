@@ -1,0 +1,331 @@
+"""Bad input to `create` and `run`: one line on stderr naming what is wrong, exit code 1, no
+traceback, and nothing left behind (state entries, mounts, processes)."""
+import json
+import os
+import uuid
+
+import pytest
+
+from conftest import host_mounts_mentioning
+
+VERBS = ("create", "run")
+
+
+# -- looking for leftovers -------------------------------------------------------------------------
+
+def _read(path, mode="rb"):
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _pids():
+    return [int(e) for e in os.listdir("/proc") if e.isdigit()]
+
+
+def _pidns(pid):
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def _start_ticks(pid):
+    stat = _read(f"/proc/{pid}/stat")
+    if stat is None:
+        return None
+    return int(stat[stat.rindex(b")") + 2:].split()[19])
+
+
+def _boot_ticks_now():
+    with open("/proc/uptime") as f:
+        return int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
+class Snapshot:
+    """What a failing command must not change: the state root's entries, the host's mounts
+    that mention the bundle, and the processes (in new pid namespaces or not) it may fork.
+
+    Every pyrunc command of the test runs with MARKER=<unique> in its environment (and the
+    container's process.env carries it too), so anything forked from it is recognisable even
+    when other suites start containers on this host at the same time."""
+
+    def __init__(self, runtime, bundle, cid, marker):
+        self.runtime = runtime
+        self.bundle = bundle
+        self.cid = cid
+        self.marker = marker.encode()
+        self.ids = runtime.ids()
+        self.mounts = host_mounts_mentioning(bundle)
+        self.pidns_before = {_pidns(p) for p in _pids()}
+        self.started = _boot_ticks_now() - 1
+        self.allowed = set()  # pids that belong to a pre-existing container
+
+    def check(self):
+        assert self.runtime.ids() == self.ids
+        assert host_mounts_mentioning(self.bundle) == self.mounts
+        assert not self.processes_mentioning_id(), self.processes_mentioning_id()
+        assert not self.ours_in_new_pid_namespaces(), self.ours_in_new_pid_namespaces()
+
+    def processes_mentioning_id(self):
+        found = []
+        for pid in _pids():
+            if pid in self.allowed or pid == os.getpid():
+                continue
+            argv = _read(f"/proc/{pid}/cmdline")
+            if argv and self.cid.encode() in argv.split(b"\0"):
+                found.append((pid, argv))
+        return found
+
+    def ours_in_new_pid_namespaces(self):
+        """Processes in a pid namespace that did not exist when the test began, started since,
+        and forked from this test's pyrunc commands (their environment has the marker)."""
+        found = []
+        for pid in _pids():
+            if pid in self.allowed:
+                continue
+            ns = _pidns(pid)
+            if ns is None or ns in self.pidns_before:
+                continue
+            started = _start_ticks(pid)
+            if started is None or started < self.started:
+                continue
+            environ = _read(f"/proc/{pid}/environ") or b""
+            if self.marker in environ.split(b"\0"):
+                found.append((pid, _read(f"/proc/{pid}/cmdline")))
+        return found
+
+
+@pytest.fixture
+def marker():
+    return f"PYRUNC_BAD_INPUT_MARKER={uuid.uuid4().hex}"
+
+
+def env_with(marker):
+    name, _, value = marker.partition("=")
+    return dict(os.environ, **{name: value})
+
+
+def fails_cleanly(runtime, marker, verb, bundle, cid, *fields, extra=(), global_args=()):
+    """Run `pyrunc <verb> ... cid`; check the one-line error names every one of fields and
+    that nothing was left behind. Returns the error line."""
+    snap = Snapshot(runtime, bundle, cid, marker)
+    result = runtime(verb, *extra, "--bundle", bundle, cid, global_args=global_args,
+                     env=env_with(marker), timeout=30)
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    err = result.stderr.strip()
+    assert err and "\n" not in err, f"expected one line: {result.stderr!r}"
+    for field in fields:
+        assert field in err, f"{field!r} not named in {err!r}"
+    snap.check()
+    return err
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def add_marker(marker):
+    def edit(config):
+        config["process"]["env"].append(marker)
+    return edit
+
+
+# -- the cases -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_missing_config_json(runtime, marker, verb, tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    err = fails_cleanly(runtime, marker, verb, str(bundle), unique("bad-noconf"), "config.json")
+    assert "not found" in err
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_bad_json(runtime, marker, make_bundle, verb):
+    bundle = make_bundle(("true",))
+    with open(os.path.join(bundle, "config.json"), "a") as f:
+        f.write("\n}{ trailing garbage")
+    err = fails_cleanly(runtime, marker, verb, bundle, unique("bad-json"), "config.json")
+    assert "invalid JSON" in err
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_unknown_namespace_type(runtime, marker, make_bundle, verb):
+    def edit(config):
+        add_marker(marker)(config)
+        config["linux"]["namespaces"].append({"type": "bogusns"})
+
+    bundle = make_bundle(("true",), edit=edit)
+    err = fails_cleanly(runtime, marker, verb, bundle, unique("bad-ns"), "linux.namespaces",
+                        "bogusns")
+    assert "linux.namespaces[6].type" in err
+
+
+@pytest.mark.parametrize("verb", VERBS)
+@pytest.mark.parametrize("destination", ["/../../etc", "relative", "/proc/../.."])
+def test_mount_destination_escapes(runtime, marker, make_bundle, verb, destination):
+    def edit(config):
+        add_marker(marker)(config)
+        config["mounts"].insert(0, {"destination": destination, "type": "tmpfs",
+                                    "source": "tmpfs"})
+
+    bundle = make_bundle(("true",), edit=edit)
+    fails_cleanly(runtime, marker, verb, bundle, unique("bad-mnt"), "mounts[0].destination")
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_id_already_in_use(runtime, marker, make_bundle, verb):
+    cid = unique("bad-dup")
+    first = make_bundle(("sleep", "1000"), edit=add_marker(marker), name="first")
+    runtime("create", "--bundle", first, cid, check=True, env=env_with(marker))
+    before = runtime.state(cid)
+    second = make_bundle(("true",), edit=add_marker(marker), name="second")
+
+    snap = Snapshot(runtime, second, cid, marker)
+    snap.allowed.add(before["pid"])
+    result = runtime(verb, "--bundle", second, cid, env=env_with(marker), timeout=30)
+    assert result.returncode == 1, result.stderr
+    err = result.stderr.strip()
+    assert "\n" not in err and "Traceback" not in result.stderr
+    assert "already exists" in err and cid in err
+    snap.check()
+    # the first container is untouched
+    after = runtime.state(cid)
+    assert after == before
+    assert after["status"] == "created"
+    assert sorted(os.listdir(os.path.join(runtime.root, cid))) == ["exec.fifo", "state.json"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+@pytest.mark.parametrize("cid", ["../x", "a/b", "..", "bad id"])
+def test_bad_id(runtime, marker, make_bundle, verb, cid):
+    bundle = make_bundle(("true",), edit=add_marker(marker))
+    outside = os.path.normpath(os.path.join(runtime.root, cid))
+    existed = os.path.exists(outside)
+    err = fails_cleanly(runtime, marker, verb, bundle, cid, "invalid container id")
+    assert repr(cid) in err
+    assert os.path.exists(outside) == existed
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_rlimit_above_the_hosts_hard_limit(runtime, marker, make_bundle, verb):
+    import resource
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= 1048576:
+        pytest.fail(f"this test expects a host RLIMIT_NOFILE hard limit below 1048576, not {hard}")
+
+    def edit(config):
+        add_marker(marker)(config)
+        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1024,
+                                         "hard": 1048576}]
+
+    bundle = make_bundle(("true",), edit=edit)
+    err = fails_cleanly(runtime, marker, verb, bundle, unique("bad-rlimit"), "process.rlimits",
+                        "RLIMIT_NOFILE")
+    assert "process.rlimits[0]" in err
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_json_log_gets_the_error_as_its_last_line(runtime, marker, make_bundle, verb, tmp_path):
+    def edit(config):
+        add_marker(marker)(config)
+        config["mounts"].insert(0, {"destination": "relative", "type": "tmpfs",
+                                    "source": "tmpfs"})
+
+    bundle = make_bundle(("true",), edit=edit)
+    log = tmp_path / "pyrunc.log"
+    log.write_text('{"level":"info","msg":"an earlier line","time":"x"}\n')
+    err = fails_cleanly(runtime, marker, verb, bundle, unique("bad-log"), "mounts[0].destination",
+                        global_args=("--log", str(log), "--log-format", "json"))
+    lines = log.read_text().splitlines()
+    assert lines[0] == '{"level":"info","msg":"an earlier line","time":"x"}'  # appended to
+    last = json.loads(lines[-1])
+    assert set(last) == {"level", "msg", "time"}
+    assert last["level"] == "error"
+    assert "mounts[0].destination" in last["msg"]
+    assert last["msg"] in err
+    assert last["time"].endswith("Z") and last["time"][:4].isdigit() and "T" in last["time"]
+    for line in lines:
+        json.loads(line)  # every line is JSON
+
+
+def test_text_log_gets_the_error_too(runtime, marker, make_bundle, tmp_path):
+    def edit(config):
+        add_marker(marker)(config)
+        config["linux"]["namespaces"].append({"type": "bogusns"})
+
+    bundle = make_bundle(("true",), edit=edit)
+    log = tmp_path / "pyrunc.log"
+    fails_cleanly(runtime, marker, "create", bundle, unique("bad-textlog"), "linux.namespaces",
+                  global_args=("--log", str(log)))
+    last = log.read_text().splitlines()[-1]
+    assert "level=error" in last and "linux.namespaces" in last
+
+
+# -- failures after the init was forked: the cleanup path --------------------------------------
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_program_not_found(runtime, marker, make_bundle, verb):
+    bundle = make_bundle(("/no/such/program", "arg"), edit=add_marker(marker))
+    err = fails_cleanly(runtime, marker, verb, bundle, unique("bad-prog"), "/no/such/program")
+    assert "executable" in err
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_bind_mount_source_missing(runtime, marker, make_bundle, verb, tmp_path):
+    missing = str(tmp_path / "no-such-source")
+
+    def edit(config):
+        add_marker(marker)(config)
+        config["mounts"].append({"destination": "/mnt", "type": "bind", "source": missing,
+                                 "options": ["rbind", "ro"]})
+
+    bundle = make_bundle(("true",), edit=edit)
+    fails_cleanly(runtime, marker, verb, bundle, unique("bad-bind"), missing)
+    assert not host_mounts_mentioning(str(tmp_path))
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_namespace_path_that_is_not_a_namespace(runtime, marker, make_bundle, verb, tmp_path):
+    not_a_namespace = tmp_path / "plain-file"
+    not_a_namespace.write_text("")
+
+    def edit(config):
+        add_marker(marker)(config)
+        config["linux"]["namespaces"] = [
+            {"type": "network", "path": str(not_a_namespace)} if ns["type"] == "network" else ns
+            for ns in config["linux"]["namespaces"]]
+
+    bundle = make_bundle(("true",), edit=edit)
+    fails_cleanly(runtime, marker, verb, bundle, unique("bad-nspath"), "network")
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_missing_bundle_directory(runtime, marker, verb, tmp_path):
+    missing = str(tmp_path / "no-such-bundle")
+    err = fails_cleanly(runtime, marker, verb, missing, unique("bad-bundle"), missing)
+    assert "bundle" in err
+
+
+def test_console_socket_that_does_not_exist(runtime, marker, make_bundle, tmp_path):
+    def edit(config):
+        add_marker(marker)(config)
+        config["process"]["terminal"] = True
+
+    bundle = make_bundle(("true",), edit=edit)
+    sock = str(tmp_path / "no-such.sock")
+    fails_cleanly(runtime, marker, "create", bundle, unique("bad-sock"), "--console-socket",
+                  sock, extra=("--console-socket", sock))
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_pid_file_in_a_missing_directory(runtime, marker, make_bundle, verb, tmp_path):
+    """The pid file is written last, after the init exists: its failure must undo the rest."""
+    bundle = make_bundle(("sleep", "1000"), edit=add_marker(marker))
+    pid_file = str(tmp_path / "no-such-dir" / "init.pid")
+    fails_cleanly(runtime, marker, verb, bundle, unique("bad-pidfile"), "no-such-dir",
+                  extra=("--pid-file", pid_file))
