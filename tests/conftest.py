@@ -24,8 +24,22 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def busybox_rootfs():
+    """The built-in bundle's rootfs, shared by the tests: none may add to it (mount points go
+    into rootfs_copy), which is checked at the end of the session."""
     from pyrunc.builtin_rootfs import ensure_bundle
-    return os.path.join(ensure_bundle(), "rootfs")
+    rootfs = os.path.join(ensure_bundle(), "rootfs")
+    before = sorted(os.listdir(rootfs))
+    yield rootfs
+    assert sorted(os.listdir(rootfs)) == before, "a test changed the shared busybox rootfs"
+
+
+@pytest.fixture
+def rootfs_copy(tmp_path, busybox_rootfs):
+    """A private, writable copy of the busybox rootfs (small: the applets are hard links), for
+    tests that plant files in it or add mount points, which the shared one must not get."""
+    rootfs = tmp_path / "rootfs-copy"
+    subprocess.run(["cp", "-a", busybox_rootfs, str(rootfs)], check=True)
+    return rootfs
 
 
 class Runtime:

@@ -11,24 +11,16 @@ from conftest import host_mounts_mentioning
 from conftest import wait_until
 
 
-@pytest.fixture
-def own_rootfs(tmp_path, busybox_rootfs):
-    """A private copy of the busybox rootfs that a test may plant things in."""
-    root = tmp_path / "rootfs"
-    subprocess.run(["cp", "-a", busybox_rootfs, str(root)], check=True)
-    return root
-
-
-def test_symlinked_mount_targets_stay_inside_the_rootfs(runtime, make_bundle, own_rootfs,
+def test_symlinked_mount_targets_stay_inside_the_rootfs(runtime, make_bundle, rootfs_copy,
                                                          tmp_path):
     outside = tmp_path / "host-dir"
     outside.mkdir()
     (outside / "marker").write_text("untouched")
-    (own_rootfs / "evil").symlink_to(str(outside))            # absolute, to the host
-    (own_rootfs / "evil2").symlink_to("../../../../../../" + str(outside).lstrip("/"))
+    (rootfs_copy / "evil").symlink_to(str(outside))            # absolute, to the host
+    (rootfs_copy / "evil2").symlink_to("../../../../../../" + str(outside).lstrip("/"))
 
     def edit(config):
-        config["root"]["path"] = str(own_rootfs)
+        config["root"]["path"] = str(rootfs_copy)
         config["mounts"] += [
             {"destination": "/evil", "type": "tmpfs", "source": "tmpfs"},
             {"destination": "/evil2/sub", "type": "tmpfs", "source": "tmpfs"},
@@ -40,7 +32,7 @@ def test_symlinked_mount_targets_stay_inside_the_rootfs(runtime, make_bundle, ow
     assert sorted(os.listdir(outside)) == ["marker"]           # nothing created on the host
     assert host_mounts_mentioning(str(outside)) == []
     # The mounts landed inside the rootfs instead: evil's target was created under it.
-    assert (own_rootfs / str(outside).lstrip("/")).is_dir()
+    assert (rootfs_copy / str(outside).lstrip("/")).is_dir()
 
 
 def test_no_fd_leaks_into_the_container(runtime, make_bundle, tmp_path):
@@ -69,15 +61,15 @@ def test_no_fd_leaks_into_the_container(runtime, make_bundle, tmp_path):
     assert sorted(int(x) for x in result.stdout.split()) == [0, 1, 2, 3, 4]
 
 
-def test_runtime_binary_is_out_of_reach(runtime, make_bundle, own_rootfs):
+def test_runtime_binary_is_out_of_reach(runtime, make_bundle, rootfs_copy):
     """A program that is #!/proc/self/exe would run pyrunc's own interpreter in the
     container (and could then rewrite it on the host): refused."""
-    (own_rootfs / "evil").write_text("#!/proc/self/exe\nprint('pwned')\n")
-    (own_rootfs / "evil").chmod(0o755)
-    (own_rootfs / "evil2").write_text("#!/evil\n")
-    (own_rootfs / "evil2").chmod(0o755)
+    (rootfs_copy / "evil").write_text("#!/proc/self/exe\nprint('pwned')\n")
+    (rootfs_copy / "evil").chmod(0o755)
+    (rootfs_copy / "evil2").write_text("#!/evil\n")
+    (rootfs_copy / "evil2").chmod(0o755)
     for program in ("/evil", "/evil2", "/proc/self/exe"):
-        bundle = make_bundle([program], edit=lambda c: c["root"].update(path=str(own_rootfs)),
+        bundle = make_bundle([program], edit=lambda c: c["root"].update(path=str(rootfs_copy)),
                              name="b" + program.replace("/", "_"))
         result = runtime("run", "-b", bundle, "cve-exe")
         assert result.returncode == 1
@@ -271,15 +263,15 @@ def _copy_loader_and_libraries(binary, rootfs):
 
 
 @PROTECTION
-def test_cve_2019_5736_runtime_binary_cannot_be_reached(runtime, make_bundle, own_rootfs,
+def test_cve_2019_5736_runtime_binary_cannot_be_reached(runtime, make_bundle, rootfs_copy,
                                                        protected):
     """The container's program names /proc/self/exe as its interpreter: unprotected, the
     kernel starts pyrunc's own (host) Python as the container's process, which could then
     reopen it for writing once pyrunc's own processes are gone. Here it just reports itself."""
-    (own_rootfs / "evil").write_text("#!/proc/self/exe\nprint('pwned')\n")
-    (own_rootfs / "evil").chmod(0o755)
-    _copy_loader_and_libraries(os.path.realpath("/proc/self/exe"), own_rootfs)
-    bundle = make_bundle(["/evil"], edit=lambda c: c["root"].update(path=str(own_rootfs)))
+    (rootfs_copy / "evil").write_text("#!/proc/self/exe\nprint('pwned')\n")
+    (rootfs_copy / "evil").chmod(0o755)
+    _copy_loader_and_libraries(os.path.realpath("/proc/self/exe"), rootfs_copy)
+    bundle = make_bundle(["/evil"], edit=lambda c: c["root"].update(path=str(rootfs_copy)))
     # Two protections stand in the way and both are switched off for the demonstration: the
     # check of the #! chain, and the init being non-dumpable until exec.
     result = runtime("run", "-b", bundle, "cve-5736", env=_env(protected, "exe-check,dumpable"))

@@ -6,13 +6,14 @@ import subprocess
 from conftest import read_until, run_on_pty
 
 
-def test_mounts_and_devices(runtime, make_bundle, tmp_path):
+def test_mounts_and_devices(runtime, make_bundle, tmp_path, rootfs_copy):
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "file").write_text("from-host\n")
     (tmp_path / "bundle-relative").mkdir()
 
     def edit(config):
+        config["root"]["path"] = str(rootfs_copy)  # new mount points go into a private copy
         config["mounts"] += [
             {"destination": "/data", "type": "bind", "source": str(shared),
              "options": ["rbind", "ro"]},
@@ -44,8 +45,9 @@ def test_mounts_and_devices(runtime, make_bundle, tmp_path):
     assert lines[10:13] == ["pts/ptmx", "/proc/self/fd", "/proc/self/fd/0"]
 
 
-def test_process_settings(runtime, make_bundle):
+def test_process_settings(runtime, make_bundle, rootfs_copy):
     def edit(config):
+        config["root"]["path"] = str(rootfs_copy)  # the cwd is created in a private copy
         p = config["process"]
         p["env"] = ["PATH=/bin", "FOO=bar"]
         p["cwd"] = "/work/here"

@@ -72,14 +72,6 @@ def same_file(a, b):
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-@pytest.fixture
-def rootfs_copy(tmp_path, busybox_rootfs):
-    """A private, writable copy of the busybox rootfs (small: the applets are hard links)."""
-    rootfs = tmp_path / "pyrunc-rootfs"
-    subprocess.run(["cp", "-a", busybox_rootfs, str(rootfs)], check=True)
-    return rootfs
-
-
 def run_in(runtime, make_bundle, script, edit=None, name="bundle", **kw):
     """`pyrunc run` a container that runs `sh -c script`; the CompletedProcess."""
     bundle = make_bundle(["sh", "-c", script], edit=edit, name=name)
