@@ -218,8 +218,11 @@ def _validate_namespaces(linux):
         if kind in result:
             raise ConfigError(f"{where}.type", f"namespace {kind!r} is listed twice")
         path = _get(ns, "path", str, f"{where}.path", "")
-        if path and not os.path.exists(path):
-            raise ConfigError(f"{where}.path", f"{path}: no such namespace file")
+        if path:
+            try:
+                os.stat(path)
+            except OSError as e:
+                raise ConfigError(f"{where}.path", f"{path}: {e.strerror}") from None
         result[kind] = path
     if "mount" not in result:
         raise ConfigError("linux.namespaces", "a mount namespace is required")

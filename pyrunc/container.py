@@ -141,7 +141,7 @@ class Container:
             st.save()
             protocol.checkpoint("state-written")
             if pid_file:
-                state_mod.write_atomic(os.path.abspath(pid_file), str(spawned.pid).encode())
+                _write_pid_file(pid_file, spawned.pid)
             return spawned
         except BaseException:
             self._destroy(made_cgroups)
@@ -307,7 +307,7 @@ class Container:
                 if console is not None:
                     console.close()
             if pid_file:
-                state_mod.write_atomic(os.path.abspath(pid_file), str(spawned.pid).encode())
+                _write_pid_file(pid_file, spawned.pid)
         finally:
             st.unlock()
         if detach:
@@ -371,6 +371,13 @@ class Container:
     def oci_state(self):
         self.state.load()
         return self.state.oci_state()
+
+
+def _write_pid_file(path, pid):
+    try:
+        state_mod.write_atomic(os.path.abspath(path), str(pid).encode())
+    except OSError as e:
+        raise PyruncError(f"--pid-file {path}: {e.strerror}") from None
 
 
 def list_containers(root=state_mod.DEFAULT_ROOT):

@@ -11,6 +11,12 @@ import uuid
 
 import pytest
 
+# The tests run against the installed pyrunc (scripts/install), never the checkout's sources,
+# which have no compiled native/ and no pyrunc.builtin_rootfs: drop the checkout from the path
+# that `python -m pytest` puts first (scripts/test also passes -P).
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _REPO]
+
 PYRUNC = shutil.which("pyrunc") or "/usr/local/bin/pyrunc"
 
 
@@ -136,10 +142,16 @@ def run_on_pty(argv, timeout=30):
     return proc.wait(timeout=timeout), output
 
 
-def read_until(fd, needle=None):
-    """Read fd until end of file (EIO on a pty whose other side closed), or until needle."""
+def read_until(fd, needle=None, timeout=30):
+    """Read fd until end of file (EIO on a pty whose other side closed), or until needle;
+    fails after timeout seconds rather than hang the suite."""
+    import select
+    import time
+    deadline = time.monotonic() + timeout
     output = b""
     while needle is None or needle not in output:
+        if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
+            raise AssertionError(f"no more output after {timeout}s: {output!r}")
         try:
             chunk = os.read(fd, 1024)
         except OSError:
