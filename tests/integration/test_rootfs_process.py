@@ -240,3 +240,33 @@ def test_bad_scheduling_values_are_named(runtime, make_bundle):
         result = runtime("create", "-b", bundle, "rf-badsched")
         assert result.returncode == 1 and field in result.stderr
         assert runtime.ids() == []
+
+
+def test_rootfs_propagation_and_mount_propagation_options(runtime, make_bundle, tmp_path):
+    shared = tmp_path / "shared-src"
+    shared.mkdir()
+    for propagation in ("private", "rprivate", "slave", "rslave", "shared", "rshared",
+                        "unbindable", "runbindable"):
+        def edit(config):
+            config["linux"]["rootfsPropagation"] = propagation
+            config["mounts"].append({"destination": "/tmp", "type": "bind",
+                                     "source": str(shared), "options": ["rbind", "rprivate"]})
+            config["process"]["args"] = ["sh", "-c", "grep -E ' / | /tmp ' /proc/self/mountinfo"]
+        bundle = make_bundle(edit=edit, name=f"prop-{propagation}")
+        host_before = open("/proc/self/mountinfo").read().count("\n")
+        out = runtime("run", "-b", bundle, "rf-prop", check=True).stdout
+        root_line = next(l for l in out.splitlines() if l.split()[4] == "/")
+        tmp_line = next(l for l in out.splitlines() if l.split()[4] == "/tmp")
+        fields = root_line.split(" - ")[0]
+        if propagation.endswith("shared"):
+            assert "shared:" in fields
+        elif propagation.endswith("slave"):
+            assert "shared:" not in fields  # master: only where the host's mount was shared
+        elif propagation.endswith("unbindable"):
+            assert "unbindable" in fields
+        else:
+            assert "shared:" not in fields and "master:" not in fields
+        if not propagation.endswith("shared"):
+            assert "shared:" not in tmp_line.split(" - ")[0]  # the mount's own rprivate
+        # whatever the propagation, nothing of the container's stays mounted on the host
+        assert open("/proc/self/mountinfo").read().count("\n") == host_before
