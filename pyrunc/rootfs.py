@@ -30,8 +30,11 @@ def prepare(config, ctx):
     """Everything before pivot_root. Returns an O_PATH fd of the rootfs."""
     linux = config.get("linux", {})
     propagation = linux.get("rootfsPropagation")
-    # Keep the host's mounts from seeing ours (unless the config asks for shared).
-    native.mount(None, "/", None, PROPAGATION.get(propagation, MS_SLAVE | MS_REC))
+    # Keep the host's mounts from seeing ours, unless the config asks for shared (mounts that
+    # propagate both ways); private and unbindable are applied once the rootfs is in place
+    # (an unbindable / could not even be bound onto the rootfs), in finish().
+    shared = propagation in ("shared", "rshared")
+    native.mount(None, "/", None, PROPAGATION[propagation] if shared else MS_SLAVE | MS_REC)
     _make_parent_private(ctx.rootfs)
     # pivot_root needs the new root to be a mount point.
     native.mount(ctx.rootfs, ctx.rootfs, None, MS_BIND | MS_REC)
