@@ -113,6 +113,8 @@ class Container:
                 st.data["pid_start"] = state_mod.proc_start_time(pid)[1]
                 st.save()
                 protocol.checkpoint("init-pid")
+
+            def join_cgroups(pid):
                 cgroups.join(cgroup_paths, pid)
                 protocol.checkpoint("cgroup-joined")
 
@@ -124,7 +126,8 @@ class Container:
 
             try:
                 spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
-                                      linux.get("gidMappings"), after_fork, on_hooks)
+                                      linux.get("gidMappings"), after_fork, on_hooks,
+                                      join_cgroups)
             finally:
                 os.close(plan.fifo_fd)
             protocol.checkpoint("ready")

@@ -104,9 +104,6 @@ def run_init(plan, chan):
         message, _ = chan.expect(protocol.CONTINUE)
         _listener_state(plan, message["pid"], "creating")
         config = plan.config
-        if plan.new_flags & CLONE_NEWCGROUP:
-            ctx["step"] = "creating the cgroup namespace"
-            native.unshare(CLONE_NEWCGROUP)  # after the parent put us in our cgroup
         if not plan.terminal:
             os.setsid()
         if not plan.no_new_keyring:
@@ -114,8 +111,8 @@ def run_init(plan, chan):
             _join_keyring(plan.container_id)
         ctx["step"] = "mounting the rootfs"
         rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
-                                    or _joined(plan, "user"), bool(plan.new_flags & CLONE_NEWCGROUP),
-                                    plan.cgroup_paths, config.get("linux", {}).get("mountLabel", ""))
+                                    or _joined(plan, "user"), plan.cgroup_paths,
+                                    config.get("linux", {}).get("mountLabel", ""))
         root_fd = rootfs.prepare(config, rctx)
         if hooks.has_hooks(config, "prestart", "createRuntime"):
             ctx["step"] = "waiting for prestart and createRuntime hooks"
@@ -142,6 +139,11 @@ def run_init(plan, chan):
             rootfs.bind_console(slave)
         ctx["step"] = "read-only and masked paths"
         rootfs.finish(config)
+        ctx["step"] = "waiting to be in the container's cgroups"
+        chan.wait_cgroup_joined()
+        if plan.new_flags & CLONE_NEWCGROUP:
+            ctx["step"] = "creating the cgroup namespace"
+            native.unshare(CLONE_NEWCGROUP)  # after joining: our cgroup is its root
         prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
                                        plan.extra_env, config.get("linux", {}), plan.listener)
         ctx["step"] = "reporting ready"

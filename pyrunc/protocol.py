@@ -20,16 +20,23 @@ create / run (the init path)
                                           write time offsets
                                           fork ────────────────────────▶ (blocked on channel)
         ◀──────────────── INIT_PID {pid}  exit 0
-  record pid in state.json, join pid to
-  the container's cgroups
-        ──────────────── CONTINUE ─────────────────────────────────────▶ unshare(CLONE_NEWCGROUP)?
-                                                                         mounts, devices
+  record pid in state.json
+        ──────────────── CONTINUE ─────────────────────────────────────▶ mounts, devices
+  join pid to the container's cgroups
+  (the kernel's first migration waits
+  out an RCU grace period: it overlaps
+  the init's mounting)
+        ──────────────── CGROUP_JOINED ────────────────────────────────▶ (read where it next
+                                                                         reads; always before
+                                                                         unshare(CLONE_NEWCGROUP)
+                                                                         and the process setup)
         ◀──────────────────────────────────────────────── RUN_HOOKS      (only with such hooks)
   prestart, createRuntime hooks
         ──────────────── HOOKS_DONE ───────────────────────────────────▶ createContainer hooks,
                                                                          pivot_root, hostname,
                                                                          sysctl, console
         ◀──────────────────────────────────────────────── PTY_MASTER     (terminal: fd attached)
+                                                                         unshare(CLONE_NEWCGROUP)?
                                                                          rlimits, user, caps,
                                                                          executable looked up
         ◀──────────────────────────────────────────────── READY          close channel
@@ -53,6 +60,7 @@ USERNS_READY = "userns-ready"
 USERNS_MAPPED = "userns-mapped"
 INIT_PID = "init-pid"
 CONTINUE = "continue"
+CGROUP_JOINED = "cgroup-joined"
 RUN_HOOKS = "run-hooks"
 HOOKS_DONE = "hooks-done"
 PTY_MASTER = "pty-master"
@@ -60,7 +68,7 @@ READY = "ready"
 ERROR = "error"
 
 # Where a SIGKILL of the parent may be injected (PYRUNC_TEST_KILL_AT=<step>) by the fault tests.
-PARENT_STEPS = ("state-dir", "forked", "init-pid", "cgroup-joined", "continued", "ready",
+PARENT_STEPS = ("state-dir", "forked", "init-pid", "continued", "cgroup-joined", "ready",
                 "state-written")
 
 
@@ -73,6 +81,7 @@ class Channel:
 
     def __init__(self, sock):
         self.sock = sock
+        self.cgroup_joined = False
 
     @classmethod
     def pair(cls):
@@ -104,12 +113,22 @@ class Channel:
         return jsonio.loads(data), fds
 
     def expect(self, kind):
-        """Receive the next message, which must be `kind` (an ERROR raises InitError)."""
-        message, fds = self.recv()
-        raise_if_error(message)
-        if message["type"] != kind:
-            raise ProtocolError(f"expected {kind}, got {message['type']}")
-        return message, fds
+        """Receive the next message, which must be `kind` (an ERROR raises InitError). A
+        CGROUP_JOINED on the way is noted (self.cgroup_joined), whatever is awaited."""
+        while True:
+            message, fds = self.recv()
+            raise_if_error(message)
+            if message["type"] == CGROUP_JOINED and kind != CGROUP_JOINED:
+                self.cgroup_joined = True
+                continue
+            if message["type"] != kind:
+                raise ProtocolError(f"expected {kind}, got {message['type']}")
+            return message, fds
+
+    def wait_cgroup_joined(self):
+        if not self.cgroup_joined:
+            self.expect(CGROUP_JOINED)
+            self.cgroup_joined = True
 
     def close(self):
         self.sock.close()

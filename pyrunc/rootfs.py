@@ -17,12 +17,11 @@ _LOCKED = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS
 class RootfsContext:
     """What the rootfs setup needs to know besides config.json."""
 
-    def __init__(self, bundle, rootfs, in_user_ns, new_cgroup_ns, cgroup_paths, mount_label=""):
+    def __init__(self, bundle, rootfs, in_user_ns, cgroup_paths, mount_label=""):
         self.mount_label = mount_label
         self.bundle = bundle
         self.rootfs = rootfs
         self.in_user_ns = in_user_ns
-        self.new_cgroup_ns = new_cgroup_ns
         self.cgroup_paths = cgroup_paths
 
 
@@ -182,9 +181,9 @@ def _set_propagation(root_fd, path, propagation):
 
 
 def _mount_cgroup(root_fd, destination, opts, ctx):
-    """/sys/fs/cgroup: a tmpfs with one mount per host hierarchy. With a new cgroup namespace
-    each is a fresh cgroup mount (its root is the container's cgroup); without one, the
-    container's own cgroup directories are bind-mounted."""
+    """/sys/fs/cgroup: a tmpfs with one mount per host hierarchy, each a bind mount of the
+    container's own cgroup directory, so it needs neither the cgroup namespace nor the
+    membership, which come later (see protocol.py)."""
     readonly = opts.flags & MS_RDONLY
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
     hierarchies = cgroups.hierarchies()
@@ -215,12 +214,9 @@ def _mount_hierarchy(root_fd, path, h, flags, ctx):
     target = safepath.make_target(root_fd, path, True)
     try:
         where = safepath.fd_path(target)
-        if ctx.new_cgroup_ns:
-            native.mount("cgroup", where, h.fstype, flags, ",".join(h.options) or None)
-        else:
-            native.mount(ctx.cgroup_paths.get(h.key, h.mountpoint), where, None, MS_BIND)
-            if flags & MS_RDONLY:
-                _remount(root_fd, path, flags)
+        native.mount(ctx.cgroup_paths.get(h.key, h.mountpoint), where, None, MS_BIND)
+        if flags & MS_RDONLY:
+            _remount(root_fd, path, flags)
     finally:
         os.close(target)
 

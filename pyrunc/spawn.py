@@ -13,7 +13,8 @@ class Spawned:
         self.pty_master = pty_master
 
 
-def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=None):
+def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=None,
+          join_cgroups=None):
     """Run the sequence up to READY. after_fork() runs in the parent while stage1 works;
     on_pid(pid) runs once the init's pid is known (record it, join cgroups) before the init is
     let go; on_hooks() when the init, its mounts done, asks for the runtime's hooks. On any
@@ -46,6 +47,15 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         on_pid(init_pid)
         parent_chan.send(protocol.CONTINUE, pid=init_pid)
         protocol.checkpoint("continued")
+        if join_cgroups is not None:
+            try:
+                join_cgroups(init_pid)  # while the init mounts its rootfs
+                parent_chan.send(protocol.CGROUP_JOINED)
+            except (OSError, PyruncError):
+                # The init may have failed meanwhile (and so be gone, or have closed its end):
+                # its own report says why, better than ESRCH or EPIPE would.
+                _recv(parent_chan)
+                raise
         while True:
             message, fds = _recv(parent_chan)
             if message["type"] == protocol.PTY_MASTER:
