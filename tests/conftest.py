@@ -162,6 +162,27 @@ def read_until(fd, needle=None, timeout=30):
     return output
 
 
+def read_file(path, mode="rb"):
+    """A /proc file's content, or None once the process is gone."""
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def marker():
+    """NAME=value to put in pyrunc's and the container's environment, so the processes a test
+    started can be found in /proc whatever else runs on the machine."""
+    return f"PYRUNC_TEST_MARKER={uuid.uuid4().hex}"
+
+
+def env_with(marker):
+    name, _, value = marker.partition("=")
+    return dict(os.environ, **{name: value})
+
+
 def wait_until(predicate, timeout=10.0, interval=0.02):
     """Poll predicate until true or timeout; its last value."""
     import time

@@ -6,20 +6,12 @@ import uuid
 
 import pytest
 
-from conftest import host_mounts_mentioning
+from conftest import env_with, host_mounts_mentioning, read_file
 
 VERBS = ("create", "run")
 
 
 # -- looking for leftovers -------------------------------------------------------------------------
-
-def _read(path, mode="rb"):
-    try:
-        with open(path, mode) as f:
-            return f.read()
-    except OSError:
-        return None
-
 
 def _pids():
     return [int(e) for e in os.listdir("/proc") if e.isdigit()]
@@ -33,7 +25,7 @@ def _pidns(pid):
 
 
 def _start_ticks(pid):
-    stat = _read(f"/proc/{pid}/stat")
+    stat = read_file(f"/proc/{pid}/stat")
     if stat is None:
         return None
     return int(stat[stat.rindex(b")") + 2:].split()[19])
@@ -74,7 +66,7 @@ class Snapshot:
         for pid in _pids():
             if pid in self.allowed or pid == os.getpid():
                 continue
-            argv = _read(f"/proc/{pid}/cmdline")
+            argv = read_file(f"/proc/{pid}/cmdline")
             if argv and self.cid.encode() in argv.split(b"\0"):
                 found.append((pid, argv))
         return found
@@ -92,20 +84,10 @@ class Snapshot:
             started = _start_ticks(pid)
             if started is None or started < self.started:
                 continue
-            environ = _read(f"/proc/{pid}/environ") or b""
+            environ = read_file(f"/proc/{pid}/environ") or b""
             if self.marker in environ.split(b"\0"):
-                found.append((pid, _read(f"/proc/{pid}/cmdline")))
+                found.append((pid, read_file(f"/proc/{pid}/cmdline")))
         return found
-
-
-@pytest.fixture
-def marker():
-    return f"PYRUNC_BAD_INPUT_MARKER={uuid.uuid4().hex}"
-
-
-def env_with(marker):
-    name, _, value = marker.partition("=")
-    return dict(os.environ, **{name: value})
 
 
 def fails_cleanly(runtime, marker, verb, bundle, cid, *fields, extra=(), global_args=()):

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import cgroup_dirs, wait_until
+from conftest import cgroup_dirs, read_file, wait_until
 from pyrunc.protocol import PARENT_STEPS
 
 SELF_PIDNS = os.readlink("/proc/self/ns/pid")
@@ -26,21 +26,13 @@ SELF_PIDNS = os.readlink("/proc/self/ns/pid")
 
 # -- looking from the outside ---------------------------------------------------------------------
 
-def _read(path, mode="rb"):
-    try:
-        with open(path, mode) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def process_table():
     """{pid: (start time, state letter)} for every process now visible in /proc."""
     table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        stat = _read(f"/proc/{entry}/stat")
+        stat = read_file(f"/proc/{entry}/stat")
         if not stat:
             continue
         fields = stat[stat.rindex(b")") + 2:].split()
@@ -68,7 +60,7 @@ class Tracker:
 
     def _tagged(self, pid):
         for name in ("cmdline", "environ"):
-            data = _read(f"/proc/{pid}/{name}")
+            data = read_file(f"/proc/{pid}/{name}")
             if data and any(t in data for t in self.tags):
                 return True
         return False
@@ -101,7 +93,7 @@ def host_mounts(*paths):
 
 
 def alive(pid):
-    stat = _read(f"/proc/{pid}/stat")
+    stat = read_file(f"/proc/{pid}/stat")
     if not stat:
         return False
     return stat[stat.rindex(b")") + 2:].split()[0] not in (b"Z", b"X")
@@ -163,7 +155,7 @@ def faulty(request, runtime, make_bundle, own_rootfs):
 
 
 def state_json(runtime, container_id):
-    data = _read(os.path.join(runtime.root, container_id, "state.json"))
+    data = read_file(os.path.join(runtime.root, container_id, "state.json"))
     return json.loads(data) if data else {}
 
 
@@ -173,7 +165,7 @@ def assert_nothing_left(runtime, faulty, container_id):
     assert container_id not in runtime.ids()
     # Children that exit by themselves (stage1, an init whose parent vanished) get a moment.
     assert wait_until(lambda: not faulty.tracker.live(), timeout=10), \
-        [(p, _read(f"/proc/{p}/cmdline")) for p in faulty.tracker.live()]
+        [(p, read_file(f"/proc/{p}/cmdline")) for p in faulty.tracker.live()]
     assert wait_until(lambda: not cgroup_dirs(container_id), timeout=5), cgroup_dirs(container_id)
     assert host_mounts(faulty.rootfs, faulty.bundle) == []
 
@@ -243,7 +235,7 @@ def test_what_exists_after_the_crash(runtime, faulty, step):
         # pid namespace.
         pid = data["pid"]
         assert alive(pid)
-        nspid = [line for line in _read(f"/proc/{pid}/status", "r").splitlines()
+        nspid = [line for line in read_file(f"/proc/{pid}/status", "r").splitlines()
                  if line.startswith("NSpid:")][0].split()[1:]
         assert nspid == [str(pid), "1"], nspid
         assert os.path.exists(os.path.join(runtime.root, container_id, "exec.fifo"))
@@ -266,10 +258,10 @@ def test_crash_at_ready_leaves_a_waiting_init_that_state_reports_and_delete_kill
     assert alive(pid)
     assert faulty.tracker.live() == [pid]  # stage1 is gone, only the init is left
     # Still pyrunc's own code (not the container's sleep): it has not been started.
-    assert b"sleep" not in _read(f"/proc/{pid}/cmdline")
+    assert b"sleep" not in read_file(f"/proc/{pid}/cmdline")
     # The init is blocked opening the exec fifo for writing (it never gets further alone).
-    assert wait_until(lambda: _read(f"/proc/{pid}/wchan") == b"wait_for_partner", timeout=5), \
-        _read(f"/proc/{pid}/stack")
+    assert wait_until(lambda: read_file(f"/proc/{pid}/wchan") == b"wait_for_partner", timeout=5), \
+        read_file(f"/proc/{pid}/stack")
     runtime("delete", "--force", container_id, check=True)
     assert wait_until(lambda: not alive(pid), timeout=10), f"init {pid} survived delete"
     assert_nothing_left(runtime, faulty, container_id)
@@ -283,8 +275,8 @@ def test_container_created_before_the_crash_can_still_start(runtime, faulty, ste
     faulty.crash(step, container_id)
     pid = runtime.state(container_id)["pid"]
     runtime("start", container_id, check=True)
-    assert wait_until(lambda: b"sleep" in (_read(f"/proc/{pid}/cmdline") or b""), timeout=10), \
-        _read(f"/proc/{pid}/cmdline")
+    assert wait_until(lambda: b"sleep" in (read_file(f"/proc/{pid}/cmdline") or b""), timeout=10), \
+        read_file(f"/proc/{pid}/cmdline")
     assert runtime.state(container_id)["status"] == "running"
     runtime("kill", container_id, "KILL", check=True)
     assert wait_until(lambda: runtime.state(container_id)["status"] == "stopped", timeout=10)

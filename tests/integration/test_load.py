@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import wait_until
+from conftest import env_with, wait_until
 
 N_CONTAINERS = 100
 PARALLEL = 20
@@ -61,16 +61,6 @@ def assert_clean(runtime, ids, marker):
     assert wait_until(lambda: not live_processes(marker, runtime.root), timeout=10), \
         live_processes(marker, runtime.root)
     assert wait_until(lambda: not cgroup_dirs(ids), timeout=5), cgroup_dirs(ids)
-
-
-@pytest.fixture
-def marker():
-    return f"PYRUNC_LOAD_MARK={uuid.uuid4().hex}"
-
-
-def env_with(marker):
-    key, _, value = marker.partition("=")
-    return dict(os.environ, **{key: value})
 
 
 def with_marker(marker):
