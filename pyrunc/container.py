@@ -142,8 +142,10 @@ class Container:
             if pid_file:
                 _write_pid_file(pid_file, spawned.pid)
             return spawned
-        except BaseException:
-            self._destroy(made_cgroups)
+        except BaseException as e:
+            # runtime.md: a failing prestart, createRuntime or createContainer hook stops the
+            # container and goes on with delete, poststop hooks included.
+            self._destroy(made_cgroups, poststop=_is_hook_failure(e))
             raise
         finally:
             if console is not None:
@@ -370,6 +372,12 @@ class Container:
     def oci_state(self):
         self.state.load()
         return self.state.oci_state()
+
+
+def _is_hook_failure(exc):
+    from pyrunc.errors import InitError
+    from pyrunc.hooks import HookError
+    return isinstance(exc, HookError) or (isinstance(exc, InitError) and "hooks" in exc.step)
 
 
 def _write_pid_file(path, pid):

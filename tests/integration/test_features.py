@@ -1,0 +1,332 @@
+"""config.json's process and the runtime's own features on real containers, from outside
+(/proc/<pid>/status, limits, oom_score_adj) and from inside (the container's own output): env,
+cwd, user, umask, rlimits, oomScoreAdj, the executable lookup, preserved and socket-activation
+fds, hooks, and the small verbs (spec, --version, --systemd-cgroup, --log). Namespaces are in
+test_namespace_features.py; mounts, /dev and the rootfs in test_rootfs.py."""
+import json
+import os
+import subprocess
+import tempfile
+import uuid
+
+from conftest import PYRUNC, wait_until
+from featutil import (PYTHON_HOST, assert_nothing_left, cid, marked_env, run_detached, script,
+                      status_field)
+
+# -- the process ------------------------------------------------------------------------------------
+
+def test_env_is_exactly_the_config_plus_home(runtime, make_bundle):
+    env = ["PATH=/bin:/usr/bin", "FOO=bar baz", "EMPTY=", "EQUALS=a=b"]
+
+    def edit(config):
+        config["process"]["env"] = env
+        config["process"]["args"] = ["env"]
+    out = runtime("run", "-b", make_bundle(edit=edit), cid("env"), check=True).stdout
+    assert sorted(out.splitlines()) == sorted(env + ["HOME=/root"])
+
+
+def test_defaults_umask_and_no_new_privileges(runtime, make_bundle):
+    def edit(config):
+        assert config["process"]["noNewPrivileges"] is True
+        script(config, "umask; grep NoNewPrivs /proc/self/status")
+    out = runtime("run", "-b", make_bundle(edit=edit), cid("defaults"), check=True).stdout
+    assert out.split() == ["0022", "NoNewPrivs:", "1"]
+
+    def privs_allowed(config):
+        config["process"]["noNewPrivileges"] = False
+        script(config, "grep NoNewPrivs /proc/self/status")
+    out = runtime("run", "-b", make_bundle(edit=privs_allowed, name="nnp0"), cid("nnp0"),
+                  check=True).stdout
+    assert out.split() == ["NoNewPrivs:", "0"]
+
+
+def test_cwd_is_created_when_missing(runtime, make_bundle, rootfs_copy):
+    def edit(config):
+        config["root"]["path"] = str(rootfs_copy)  # stays read-only: made before the remount
+        config["process"]["cwd"] = "/made/for/cwd"
+        script(config, "pwd; touch /x 2>/dev/null || echo root-ro")
+    out = runtime("run", "-b", make_bundle(edit=edit), cid("cwd"), check=True).stdout
+    assert out.split() == ["/made/for/cwd", "root-ro"]
+    assert (rootfs_copy / "made/for/cwd").is_dir()
+
+
+def test_user_groups_umask_rlimits_oom(runtime, make_bundle, tmp_path):
+    def edit(config):
+        p = config["process"]
+        p["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [5, 1001], "umask": 0o077}
+        p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 256, "hard": 512}]
+        p["oomScoreAdj"] = 500
+        config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                                 "options": ["mode=1777"]})
+        script(config, "id -u; id -g; id -G; umask; touch /tmp/f; stat -c %a /tmp/f; "
+                       "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; echo $HOME; "
+                       "echo READY; exec sleep 1000")
+    pid, out = run_detached(runtime, make_bundle(edit=edit), cid("user"), tmp_path)
+    lines = out.splitlines()
+    assert lines[0:2] == ["1000", "1000"]
+    assert sorted(lines[2].split()) == ["1000", "1001", "5"]
+    assert lines[3:5] == ["0077", "600"]
+    assert lines[5:8] == ["256", "512", "500"]
+    assert lines[8] == "/"  # uid 1000 has no /etc/passwd entry in the image
+    assert status_field(pid, "Uid") == ["1000"] * 4
+    assert status_field(pid, "Gid") == ["1000"] * 4
+    assert sorted(status_field(pid, "Groups")) == ["1001", "5"]
+    assert open(f"/proc/{pid}/oom_score_adj").read().strip() == "500"
+    limits = [line for line in open(f"/proc/{pid}/limits") if line.startswith("Max open files")]
+    assert limits[0].split()[3:5] == ["256", "512"]
+
+
+def _host_allows_lower_oom_score():
+    probe = subprocess.run(["sh", "-c", "echo -500 > /proc/self/oom_score_adj"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+def test_negative_oom_score_adj(runtime, make_bundle):
+    container, marker = cid("oomneg"), uuid.uuid4().hex
+
+    def edit(config):
+        config["process"]["oomScoreAdj"] = -500
+        config["process"]["args"] = ["cat", "/proc/self/oom_score_adj"]
+    result = runtime("run", "-b", make_bundle(edit=edit), container, env=marked_env(marker))
+    if _host_allows_lower_oom_score():
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "-500"
+    else:  # no CAP_SYS_RESOURCE here: the kernel refuses to go below our own 0
+        assert result.returncode == 1
+        assert "oomScoreAdj" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert_nothing_left(runtime, container, marker)
+
+
+def test_args_resolved_on_the_containers_path(runtime, make_bundle):
+    for name, args in (("bare", ["sh", "-c", "echo bare"]),
+                       ("abs", ["/bin/sh", "-c", "echo abs"])):
+        bundle = make_bundle(args, name=name)
+        assert runtime("run", "-b", bundle, cid(name), check=True).stdout == f"{name}\n"
+    # The host has /usr/bin/sh; the image has none: the lookup must use the image.
+    container = cid("usrbin")
+    bundle = make_bundle(["sh", "-c", "true"], name="usrbin",
+                         edit=lambda c: c["process"].update(env=["PATH=/usr/bin"]))
+    result = runtime("create", "-b", bundle, container)
+    assert result.returncode == 1
+    assert "executable file not found" in result.stderr
+    assert_nothing_left(runtime, container)
+
+
+def test_missing_executable_fails_at_create(runtime, make_bundle):
+    container, marker = cid("noexe"), uuid.uuid4().hex
+    bundle = make_bundle(["no-such-program-ft"])
+    result = runtime("create", "-b", bundle, container, env=marked_env(marker))
+    assert result.returncode == 1
+    assert "executable file not found" in result.stderr
+    assert "no-such-program-ft" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert_nothing_left(runtime, container, marker)
+
+
+# -- file descriptors -------------------------------------------------------------------------------
+
+def _run_with_fd3(runtime, args, env=None, prefix="", then=()):
+    """Run `pyrunc args` with a pipe's write end as its fd 3, then `pyrunc then` if given;
+    return (result, what came through the pipe once every holder of its write end is gone).
+    Output goes through files: a created container holds its stdio as long as it lives."""
+    r, w = os.pipe()
+    try:
+        shell = f'{prefix}exec "$@" 3>&{w} {w}>&-'
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            result = subprocess.run(["bash", "-c", shell, "bash", *runtime.cmd(*args)],
+                                    pass_fds=[w], stdout=out, stderr=err, timeout=60, env=env)
+            os.close(w)
+            w = None
+            if then and result.returncode == 0:
+                runtime(*then, check=True)
+            with os.fdopen(r, "rb") as f:
+                r = None
+                data = f.read().decode()
+            out.seek(0)
+            err.seek(0)
+            result.stdout, result.stderr = out.read().decode(), err.read().decode()
+    finally:
+        for fd in (r, w):
+            if fd is not None:
+                os.close(fd)
+    return result, data
+
+
+FD_PROBE = ("for n in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$n ] && echo open-$n; done; "
+            "echo via-fd3 > /proc/self/fd/3 2>/dev/null; env | grep ^LISTEN_ | sort; true")
+
+
+def test_preserve_fds_passes_fd3(runtime, make_bundle):
+    bundle = make_bundle(["sh", "-c", FD_PROBE])
+    result, data = _run_with_fd3(runtime, ["run", "--preserve-fds", "1", "-b", bundle,
+                                           cid("fds")])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["open-3"]
+    assert data == "via-fd3\n"
+    # Without --preserve-fds the same fd 3 stays outside.
+    result, data = _run_with_fd3(runtime, ["run", "-b", bundle, cid("nofds")])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
+    assert data == ""
+    # create keeps the fd in the waiting init; start's process gets it.
+    container = cid("fdstart")
+    result, data = _run_with_fd3(runtime, ["create", "--preserve-fds", "1", "-b", bundle,
+                                           container], then=("start", container))
+    assert result.returncode == 0, result.stderr
+    assert data == "via-fd3\n"
+    runtime("delete", "--force", container, check=True)
+
+
+def test_listen_fds_socket_activation(runtime, make_bundle):
+    bundle = make_bundle(["sh", "-c", FD_PROBE])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
+    env["LISTEN_FDS"] = "1"
+    # As systemd does: LISTEN_PID is pyrunc's own pid (the shell's, which execs pyrunc).
+    result, data = _run_with_fd3(runtime, ["run", "-b", bundle, cid("listen")], env=env,
+                                 prefix="export LISTEN_PID=$$; ")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["open-3", "LISTEN_FDS=1", "LISTEN_PID=1"]
+    assert data == "via-fd3\n"
+
+
+# -- hooks ------------------------------------------------------------------------------------------
+
+HOOK_CODE = ("import json, sys; s = json.load(sys.stdin); "
+             "open(sys.argv[1], 'a').write(' '.join([sys.argv[2], s['status'], str(s['pid']), "
+             "s['id'], s['bundle']]) + '\\n')")
+
+
+def recording_hook(log, name):
+    return {"path": PYTHON_HOST, "args": ["python", "-c", HOOK_CODE, str(log), name]}
+
+
+def read_hook_log(log):
+    return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_hooks_run_in_order_with_the_state(runtime, make_bundle, tmp_path):
+    log = tmp_path / "hooks.log"
+    container = cid("hooks")
+
+    def edit(config):
+        config["hooks"] = {kind: [recording_hook(log, kind)] for kind in
+                           ("prestart", "createRuntime", "createContainer", "poststart",
+                            "poststop")}
+        config["process"]["args"] = ["sleep", "1000"]
+    bundle = make_bundle(edit=edit)
+    runtime("run", "-d", "-b", bundle, container, check=True)
+    pid = runtime.state(container)["pid"]
+    runtime("kill", container, "KILL", check=True)
+    assert wait_until(lambda: runtime.state(container)["status"] == "stopped")
+    runtime("delete", container, check=True)
+    entries = read_hook_log(log)
+    assert [e[:2] for e in entries] == [
+        ["prestart", "creating"], ["createRuntime", "creating"],
+        ["createContainer", "creating"], ["poststart", "running"], ["poststop", "stopped"]]
+    for name, _status, hook_pid, hook_id, hook_bundle in entries:
+        assert (hook_id, hook_bundle) == (container, bundle), name
+        if name in ("prestart", "createRuntime", "poststart"):
+            assert hook_pid == str(pid), name  # the host's view of the container's pid
+    assert_nothing_left(runtime, container)
+
+
+def _failing_create_runtime(log, tmp_path):
+    def edit(config):
+        config["hooks"] = {
+            "prestart": [recording_hook(log, "prestart")],
+            "createRuntime": [{"path": "/bin/sh",
+                               "args": ["sh", "-c", "echo hook-said-no >&2; exit 3"]}],
+            "poststop": [recording_hook(log, "poststop")],
+        }
+        config["process"]["args"] = ["sleep", "1000"]
+    return edit
+
+
+def test_failing_create_runtime_hook_fails_create(runtime, make_bundle, tmp_path):
+    log = tmp_path / "hooks.log"
+    container, marker = cid("hookfail"), uuid.uuid4().hex
+    bundle = make_bundle(edit=_failing_create_runtime(log, tmp_path))
+    result = runtime("create", "-b", bundle, container, env=marked_env(marker))
+    assert result.returncode == 1
+    assert "hooks.createRuntime[0]" in result.stderr
+    assert "hook-said-no" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_nothing_left(runtime, container, marker)
+    assert [e[:2] for e in read_hook_log(log)][0] == ["prestart", "creating"]
+
+
+def test_failing_create_runtime_hook_still_runs_poststop(runtime, make_bundle, tmp_path):
+    """runtime.md lifecycle step 4: a failing createRuntime hook stops the container and
+    continues at step 12 (destroy), then 13 (poststop hooks); runc's destroy() does that."""
+    log = tmp_path / "hooks.log"
+    container = cid("hookstop")
+    bundle = make_bundle(edit=_failing_create_runtime(log, tmp_path))
+    assert runtime("create", "-b", bundle, container).returncode == 1
+    assert [e[:2] for e in read_hook_log(log)] == [["prestart", "creating"],
+                                                   ["poststop", "stopped"]]
+
+
+# -- the small verbs --------------------------------------------------------------------------------
+
+def test_spec_writes_a_runnable_config(runtime, tmp_path, busybox_rootfs):
+    bundle = tmp_path / "spec-bundle"
+    bundle.mkdir()
+    subprocess.run([PYRUNC, "spec", "-b", str(bundle)], check=True, timeout=30)
+    config = json.loads((bundle / "config.json").read_text())
+    assert config["process"]["terminal"] is True and config["root"]["path"] == "rootfs"
+    config["root"]["path"] = busybox_rootfs
+    config["process"]["terminal"] = False
+    (bundle / "config.json").write_text(json.dumps(config))
+    result = runtime("run", "-b", str(bundle), cid("spec"), input=b"echo from-spec; hostname\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["from-spec", config["hostname"]]
+    again = subprocess.run([PYRUNC, "spec", "-b", str(bundle)], capture_output=True, text=True,
+                           timeout=30)
+    assert again.returncode == 1 and "exists" in again.stderr
+    assert json.loads((bundle / "config.json").read_text()) == config  # not overwritten
+
+
+def test_spec_rootless_has_a_user_namespace(tmp_path):
+    subprocess.run([PYRUNC, "spec", "--rootless", "-b", str(tmp_path)], check=True, timeout=30)
+    linux = json.loads((tmp_path / "config.json").read_text())["linux"]
+    types = [ns["type"] for ns in linux["namespaces"]]
+    assert "user" in types and "network" not in types
+    assert linux["uidMappings"] == [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+    assert linux["gidMappings"] == [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
+    assert "resources" not in linux
+
+
+def test_version():
+    import pyrunc
+    for flag in ("--version", "-v"):
+        result = subprocess.run([PYRUNC, flag], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0
+        lines = result.stdout.splitlines()
+        assert lines[0] == f"pyrunc version {pyrunc.__version__}"
+        assert any(line.startswith("spec: 1.") for line in lines)
+
+
+def test_systemd_cgroup_is_refused_cleanly(runtime, make_bundle):
+    container, marker = cid("systemd"), uuid.uuid4().hex
+    result = runtime("create", "-b", make_bundle(), container, global_args=["--systemd-cgroup"],
+                     env=marked_env(marker))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "systemd" in lines[0], result.stderr
+    assert_nothing_left(runtime, container, marker)
+
+
+def test_json_log_ends_with_the_error(runtime, make_bundle, tmp_path):
+    log = tmp_path / "pyrunc.log"
+    container = cid("jsonlog")
+    result = runtime("create", "-b", make_bundle(["no-such-program-ft"]), container,
+                     global_args=["--log", str(log), "--log-format", "json"])
+    assert result.returncode == 1
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entries and entries[-1]["level"] == "error"
+    assert "executable file not found" in entries[-1]["msg"]
+    assert all({"level", "msg", "time"} <= set(e) for e in entries)
+    assert_nothing_left(runtime, container)
+
