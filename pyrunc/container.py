@@ -487,7 +487,11 @@ def _container_namespaces(pid, config):
 
 
 def _listen_fds():
+    """Socket activation fds meant for us: LISTEN_FDS counts only when LISTEN_PID is our pid
+    (as systemd says, and runc checks)."""
     try:
+        if int(os.environ.get("LISTEN_PID", "0")) != os.getpid():
+            return 0
         return int(os.environ.get("LISTEN_FDS", "0"))
     except ValueError:
         return 0

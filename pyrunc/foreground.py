@@ -27,9 +27,10 @@ class Subreaper:
         self.reap_orphans()
         native.prctl(PR_SET_CHILD_SUBREAPER, self.previous)
 
-    def reap_orphans(self):
-        """Reap what the container left reparented to us and already dead."""
-        for pid in _own_children() - self.before:
+    def reap_orphans(self, keep=None):
+        """Reap what the container left reparented to us and already dead, except keep (the
+        process whose exit status we are waiting for)."""
+        for pid in _own_children() - self.before - {keep}:
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
@@ -91,7 +92,7 @@ def _wait_for(pid, reaper, block):
         reaped, status = os.waitpid(pid, 0 if block else os.WNOHANG)
     except ChildProcessError:
         return 255
-    reaper.reap_orphans()
+    reaper.reap_orphans(keep=pid)
     if reaped == 0:
         return None
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) \

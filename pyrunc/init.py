@@ -7,7 +7,7 @@ import os
 
 from pyrunc import native, process_setup, protocol
 from pyrunc.seccomp import Listener as SeccompListener, uses_notify as seccomp_uses_notify
-from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWUSER, NAMESPACES
+from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
 
@@ -68,18 +68,21 @@ def stage1(plan, chan):
             chan.expect(protocol.USERNS_MAPPED)
             if defer_dumpable:
                 _make_undumpable()
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
         rest = plan.new_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)
         if rest:
             ctx["step"] = "creating namespaces"
             native.unshare(rest)
         offsets = plan.config.get("linux", {}).get("timeOffsets")
-        if offsets:
+        if offsets and plan.new_flags & CLONE_NEWTIME:  # not when exec joins the container's
             ctx["step"] = "setting time offsets"
             with open("/proc/self/timens_offsets", "w") as f:
                 for clock, off in offsets.items():
                     f.write(f"{clock} {off.get('secs', 0)} {off.get('nanosecs', 0)}\n")
+        if plan.new_flags & CLONE_NEWUSER:
+            # Root of the new user namespace only now: as that uid (a host uid such as 100000)
+            # we could no longer open our own /proc/self files, timens_offsets among them.
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
         ctx["step"] = "forking the init"
         pid = os.fork()
         if pid == 0:

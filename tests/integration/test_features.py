@@ -10,10 +10,11 @@ import tempfile
 import uuid
 
 from conftest import PYRUNC, wait_until
-from featutil import (PYTHON_HOST, assert_nothing_left, cid, marked_env, run_detached, script,
-                      status_field)
+from featutil import (PYTHON_HOST, assert_nothing_left, cid, marked_env, run_detached,
+                      script, status_field)
 
-# -- the process ------------------------------------------------------------------------------------
+
+# -- the process -----------------------------------------------------------------------------------
 
 def test_env_is_exactly_the_config_plus_home(runtime, make_bundle):
     env = ["PATH=/bin:/usr/bin", "FOO=bar baz", "EMPTY=", "EQUALS=a=b"]
@@ -125,7 +126,7 @@ def test_missing_executable_fails_at_create(runtime, make_bundle):
     assert_nothing_left(runtime, container, marker)
 
 
-# -- file descriptors -------------------------------------------------------------------------------
+# -- file descriptors ------------------------------------------------------------------------------
 
 def _run_with_fd3(runtime, args, env=None, prefix="", then=()):
     """Run `pyrunc args` with a pipe's write end as its fd 3, then `pyrunc then` if given;
@@ -191,7 +192,19 @@ def test_listen_fds_socket_activation(runtime, make_bundle):
     assert data == "via-fd3\n"
 
 
-# -- hooks ------------------------------------------------------------------------------------------
+def test_listen_fds_meant_for_another_process_are_ignored(runtime, make_bundle):
+    """sd_listen_fds(3): LISTEN_FDS counts only when LISTEN_PID is the reader's own pid (a
+    variable inherited from an ancestor names that ancestor); runc checks it (go-systemd's
+    activation.Files). Then neither the variables nor fd 3 reach the container."""
+    bundle = make_bundle(["sh", "-c", FD_PROBE])
+    env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+    result, data = _run_with_fd3(runtime, ["run", "-b", bundle, cid("listenother")], env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
+    assert data == ""
+
+
+# -- hooks -----------------------------------------------------------------------------------------
 
 HOOK_CODE = ("import json, sys; s = json.load(sys.stdin); "
              "open(sys.argv[1], 'a').write(' '.join([sys.argv[2], s['status'], str(s['pid']), "
@@ -232,7 +245,7 @@ def test_hooks_run_in_order_with_the_state(runtime, make_bundle, tmp_path):
     assert_nothing_left(runtime, container)
 
 
-def _failing_create_runtime(log, tmp_path):
+def _failing_create_runtime(log):
     def edit(config):
         config["hooks"] = {
             "prestart": [recording_hook(log, "prestart")],
@@ -247,7 +260,7 @@ def _failing_create_runtime(log, tmp_path):
 def test_failing_create_runtime_hook_fails_create(runtime, make_bundle, tmp_path):
     log = tmp_path / "hooks.log"
     container, marker = cid("hookfail"), uuid.uuid4().hex
-    bundle = make_bundle(edit=_failing_create_runtime(log, tmp_path))
+    bundle = make_bundle(edit=_failing_create_runtime(log))
     result = runtime("create", "-b", bundle, container, env=marked_env(marker))
     assert result.returncode == 1
     assert "hooks.createRuntime[0]" in result.stderr
@@ -262,13 +275,13 @@ def test_failing_create_runtime_hook_still_runs_poststop(runtime, make_bundle, t
     continues at step 12 (destroy), then 13 (poststop hooks); runc's destroy() does that."""
     log = tmp_path / "hooks.log"
     container = cid("hookstop")
-    bundle = make_bundle(edit=_failing_create_runtime(log, tmp_path))
+    bundle = make_bundle(edit=_failing_create_runtime(log))
     assert runtime("create", "-b", bundle, container).returncode == 1
     assert [e[:2] for e in read_hook_log(log)] == [["prestart", "creating"],
                                                    ["poststop", "stopped"]]
 
 
-# -- the small verbs --------------------------------------------------------------------------------
+# -- the small verbs -------------------------------------------------------------------------------
 
 def test_spec_writes_a_runnable_config(runtime, tmp_path, busybox_rootfs):
     bundle = tmp_path / "spec-bundle"

@@ -6,10 +6,11 @@ import socket
 import subprocess
 import time
 
-from featutil import (PYTHON_HOST, SUFFIX, cid, ns_inode, run_detached, script, status_field)
+from featutil import PYTHON_HOST, SUFFIX, cid, ns_inode, run_detached, script, status_field
 
 YEAR = 365 * 86400
 ID_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
 
 def test_user_namespace_maps_ids(runtime, make_bundle, tmp_path):
     def edit(config):
@@ -61,9 +62,36 @@ def test_time_namespace_offsets_move_each_clock(runtime, make_bundle, tmp_path):
     mono, boot = map(float, joined.stdout.split())
     assert abs(mono - host_mono - YEAR) < 30
     assert abs(boot - host_boot - 2 * YEAR) < 30
-    # exec joins the time namespace too
-    uptime = runtime("exec", container, "cat", "/proc/uptime", check=True).stdout
-    assert abs(float(uptime.split()[0]) - host_uptime - 2 * YEAR) < 30
+
+
+def test_exec_joins_the_time_namespace(runtime, make_bundle, tmp_path):
+    def edit(config):
+        config["linux"]["namespaces"].append({"type": "time"})
+        config["linux"]["timeOffsets"] = {"boottime": {"secs": YEAR}}
+        script(config, "echo READY; exec sleep 1000")
+    container = cid("timexec")
+    run_detached(runtime, make_bundle(edit=edit), container, tmp_path)
+    host_uptime = float(open("/proc/uptime").read().split()[0])
+    result = runtime("exec", container, "cat", "/proc/uptime")
+    assert result.returncode == 0, result.stderr
+    assert abs(float(result.stdout.split()[0]) - host_uptime - YEAR) < 30
+
+
+def test_time_namespace_with_a_user_namespace(runtime, make_bundle):
+    """The offsets are written for a time namespace owned by the container's user namespace
+    (runc's timens.bats has this case too)."""
+    def edit(config):
+        config["linux"]["namespaces"] += [{"type": "user"}, {"type": "time"}]
+        config["linux"]["uidMappings"] = ID_MAP
+        config["linux"]["gidMappings"] = ID_MAP
+        config["linux"]["timeOffsets"] = {"boottime": {"secs": YEAR}}
+        script(config, "id -u; cat /proc/uptime")
+    host_uptime = float(open("/proc/uptime").read().split()[0])
+    result = runtime("run", "-b", make_bundle(edit=edit), cid("usertime"))
+    assert result.returncode == 0, result.stderr
+    uid, uptime = result.stdout.splitlines()[:2]
+    assert uid == "0"
+    assert abs(float(uptime.split()[0]) - host_uptime - YEAR) < 30
 
 
 def test_cgroup_namespace_default_path(runtime, make_bundle, tmp_path):

@@ -7,7 +7,8 @@ import subprocess
 from featutil import (cid, host_mount_count, host_tmpfs, mount_flags, mountinfo_line,
                       optional_fields, run_detached, run_lines, script)
 
-# -- the root ---------------------------------------------------------------------------------------
+
+# -- the root --------------------------------------------------------------------------------------
 
 def test_readonly_root_refuses_writes(runtime, make_bundle):
     def edit(config):
@@ -16,7 +17,7 @@ def test_readonly_root_refuses_writes(runtime, make_bundle):
     lines = run_lines(runtime, make_bundle(edit=edit), "ro")
     assert "Read-only file system" in lines[0]
     assert lines[1] == "rc=1"
-    assert mountinfo_line("\n".join(lines[2:]), "/").split()[5].split(",")[0] == "ro"
+    assert mount_flags(mountinfo_line("\n".join(lines[2:]), "/"))[0] == "ro"
 
 
 def test_writable_root(runtime, make_bundle, rootfs_copy):
@@ -37,7 +38,7 @@ def test_no_pivot_sees_the_rootfs_as_root(runtime, make_bundle, busybox_rootfs):
     assert host_mount_count(busybox_rootfs) == before
 
 
-# -- config mounts ----------------------------------------------------------------------------------
+# -- config mounts ---------------------------------------------------------------------------------
 
 def test_bind_mounts(runtime, make_bundle, rootfs_copy, tmp_path):
     rw, ro = tmp_path / "rw-src", tmp_path / "ro-src"
@@ -72,10 +73,10 @@ def test_bind_mounts(runtime, make_bundle, rootfs_copy, tmp_path):
     assert (rw / "new").read_text() == "written\n"
     assert not (ro / "new").exists() and one_file.read_text() == "single\n"
     mounts = "\n".join(lines[8:])
-    assert mountinfo_line(mounts, "/rw").split()[5].split(",")[0] == "rw"
-    assert mountinfo_line(mounts, "/ro").split()[5].split(",")[0] == "ro"
-    assert mountinfo_line(mounts, "/etc/single").split()[5].split(",")[0] == "ro"
-    flags = mountinfo_line(mounts, "/flags").split()[5].split(",")
+    assert mount_flags(mountinfo_line(mounts, "/rw"))[0] == "rw"
+    assert mount_flags(mountinfo_line(mounts, "/ro"))[0] == "ro"
+    assert mount_flags(mountinfo_line(mounts, "/etc/single"))[0] == "ro"
+    flags = mount_flags(mountinfo_line(mounts, "/flags"))
     assert flags[0] == "rw" and {"nosuid", "noexec", "nodev"} <= set(flags)
 
 
@@ -109,7 +110,7 @@ def test_tmpfs_options(runtime, make_bundle, rootfs_copy):
     lines = run_lines(runtime, make_bundle(edit=edit), "tmpfs")
     assert lines[0] == "700"
     assert lines[1].split()[1] == "1024"
-    flags = lines[2].split()[5].split(",")
+    flags = mount_flags(lines[2])
     assert {"nosuid", "noexec", "nodev"} <= set(flags)
     assert "size=1024k" in lines[2] and "mode=700" in lines[2]
     assert lines[3] == "noexec-ok"
@@ -129,7 +130,7 @@ def test_bind_propagation_options(runtime, make_bundle, rootfs_copy, tmp_path):
             script(config, "grep -E ' /r(slave|private|shared) ' /proc/self/mountinfo; "
                            "echo READY; exec sleep 1000")
         container = cid("bindprop")
-        out = run_detached(runtime, make_bundle(edit=edit), container, tmp_path)
+        _pid, out = run_detached(runtime, make_bundle(edit=edit), container, tmp_path)
         assert any(f.startswith("master:") for f in
                    optional_fields(mountinfo_line(out, "/rslave")))
         assert not any(f.startswith("shared:") for f in
@@ -147,9 +148,8 @@ def test_bind_propagation_options(runtime, make_bundle, rootfs_copy, tmp_path):
         runtime("delete", "--force", container, check=True)
 
 
-def _propagation_bundle(make_bundle, source, value):
-    subprocess.run(["cp", "-a", "/var/lib/pyrunc/bundles/busybox/rootfs",
-                    str(source / f"rootfs-{value}")], check=True)
+def _propagation_bundle(make_bundle, busybox_rootfs, source, value):
+    subprocess.run(["cp", "-a", busybox_rootfs, str(source / f"rootfs-{value}")], check=True)
     (source / f"rootfs-{value}" / "late").mkdir()
 
     def edit(config):
@@ -166,8 +166,8 @@ def test_rootfs_propagation_private_and_slave(runtime, make_bundle, busybox_root
         roots = {}
         for value in ("slave", "private"):
             container = cid(f"rprop-{value}")
-            out = run_detached(runtime, _propagation_bundle(make_bundle, source, value),
-                               container, tmp_path)
+            bundle = _propagation_bundle(make_bundle, busybox_rootfs, source, value)
+            _pid, out = run_detached(runtime, bundle, container, tmp_path)
             roots[value] = (container, optional_fields(mountinfo_line(out, "/")))
         assert any(f.startswith("master:") for f in roots["slave"][1]), roots
         assert not any(f.startswith("shared:") for f in roots["slave"][1]), roots
@@ -184,7 +184,7 @@ def test_rootfs_propagation_private_and_slave(runtime, make_bundle, busybox_root
             runtime("delete", "--force", container, check=True)
 
 
-# -- /dev -------------------------------------------------------------------------------------------
+# -- /dev ------------------------------------------------------------------------------------------
 
 def test_default_devices_and_symlinks(runtime, make_bundle):
     nodes = "/dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty"
@@ -231,7 +231,7 @@ def test_config_devices(runtime, make_bundle):
                      "/dev/myfifo fifo 620", "mynull-ok", "myzero-denied"]
 
 
-# -- masked and read-only paths ---------------------------------------------------------------------
+# -- masked and read-only paths --------------------------------------------------------------------
 
 def test_masked_and_readonly_paths(runtime, make_bundle, rootfs_copy, tmp_path):
     data = tmp_path / "data"

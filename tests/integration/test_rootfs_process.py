@@ -184,7 +184,9 @@ def test_listen_fds_are_passed_on(runtime, make_bundle):
     bundle = make_bundle(["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; echo via-listen-fd >&3"])
     command = " ".join(runtime.cmd("run", "-b", bundle, "rf-listen"))
     try:
-        result = subprocess.run(["bash", "-c", f"exec 3>&{w}; LISTEN_FDS=1 exec {command}"],
+        # LISTEN_PID=$$: bash execs pyrunc in place, so the fds are meant for pyrunc
+        shell = f"exec 3>&{w}; LISTEN_PID=$$ LISTEN_FDS=1 exec {command}"
+        result = subprocess.run(["bash", "-c", shell],
                                 pass_fds=(w,), capture_output=True, text=True, timeout=60)
         os.close(w)
         assert result.returncode == 0, result.stderr
