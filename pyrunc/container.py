@@ -233,11 +233,7 @@ class Container:
         """create + start. In the foreground, wait for the container's process, forward
         signals to it, remove the container and return its exit status."""
         c = cls(container_id, root)
-        if detach:
-            config_probe = config_mod.load_bundle_config(os.path.abspath(bundle))
-            if (config_probe.get("process") or {}).get("terminal") and not console_socket:
-                raise ConfigError("process.terminal",
-                                  "cannot allocate a terminal when detached without --console-socket")
+        if detach:  # _create refuses a terminal without a console socket here
             c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                       foreground=False, rootless=rootless)
             c.start()
@@ -292,12 +288,14 @@ class Container:
             if console_socket:
                 from pyrunc import terminal
                 console = terminal.connect_console_socket(console_socket)
-            plan = init.Plan(config=config, process=process, container_id=self.id,
-                             join=_open_namespaces(_container_namespaces(st.pid, config)),
-                             preserve_fds=preserve_fds + _listen_fds(), extra_env=_listen_env(),
-                             is_exec=True, cgroup_paths=st.data.get("cgroup_paths", {}),
-                             close_fds=[st.lock_fd])
             try:
+                # spawn closes the namespace fds in every case, once they are open
+                plan = init.Plan(config=config, process=process, container_id=self.id,
+                                 join=_open_namespaces(_container_namespaces(st.pid, config)),
+                                 preserve_fds=preserve_fds + _listen_fds(),
+                                 extra_env=_listen_env(), is_exec=True,
+                                 cgroup_paths=st.data.get("cgroup_paths", {}),
+                                 close_fds=[st.lock_fd])
                 spawned = spawn.spawn(plan, lambda pid: cgroups.join(plan.cgroup_paths, pid))
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
@@ -308,7 +306,11 @@ class Container:
                 if console is not None:
                     console.close()
             if pid_file:
-                _write_pid_file(pid_file, spawned.pid)
+                try:
+                    _write_pid_file(pid_file, spawned.pid)
+                except PyruncError:
+                    os.kill(spawned.pid, signal.SIGKILL)  # not left running behind the error
+                    raise
         finally:
             st.unlock()
         if detach:

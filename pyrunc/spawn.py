@@ -19,15 +19,17 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
     on_pid(pid) runs once the init's pid is known (record it, join cgroups) before the init is
     let go; on_hooks() when the init, its mounts done, asks for the runtime's hooks. On any
     failure the children are killed and the error is raised."""
-    _require_single_thread()
-    parent_chan, child_chan = protocol.Channel.pair()
-    stage1_pid = os.fork()
-    if stage1_pid == 0:
-        parent_chan.close()
-        init.stage1(plan, child_chan)  # never returns
-    child_chan.close()
-    for _kind, fd in plan.join:
-        os.close(fd)
+    try:
+        _require_single_thread()
+        parent_chan, child_chan = protocol.Channel.pair()
+        stage1_pid = os.fork()
+        if stage1_pid == 0:
+            parent_chan.close()
+            init.stage1(plan, child_chan)  # never returns
+        child_chan.close()
+    finally:
+        for _kind, fd in plan.join:  # stage1 has its copies: ours are closed, whatever happens
+            os.close(fd)
     init_pid = 0
     pty_master = None
     try:

@@ -220,14 +220,21 @@ def test_run_killed_by_signal_exits_128_plus_n(runtime, make_bundle, tmp_path):
     assert runtime.ids() == []
 
 
-def test_run_forwards_signals_to_the_container(runtime, make_bundle, tmp_path):
-    bundle = make_bundle(TRAP_TERM)
-    out_path = tmp_path / "out"
+def run_trap_in_background(runtime, make_bundle, tmp_path, container_id):
+    """`pyrunc run` of the TERM-trapping shell in the foreground of a child process; returns
+    the Popen once the trap is set."""
+    bundle = make_bundle(TRAP_TERM, name=f"bundle-{container_id}")
+    out_path = tmp_path / f"out-{container_id}"
     with open(out_path, "w") as out:
-        proc = subprocess.Popen(runtime.cmd("run", "--bundle", bundle, "lc-fwd"), stdout=out,
+        proc = subprocess.Popen(runtime.cmd("run", "--bundle", bundle, container_id), stdout=out,
                                 stderr=subprocess.STDOUT)
+    wait_for_text(out_path, "ready")
+    return proc
+
+
+def test_run_forwards_signals_to_the_container(runtime, make_bundle, tmp_path):
+    proc = run_trap_in_background(runtime, make_bundle, tmp_path, "lc-fwd")
     try:
-        wait_for_text(out_path, "ready")
         proc.send_signal(signal.SIGTERM)  # to pyrunc, which passes it on to the trap
         assert proc.wait(timeout=20) == 3
     finally:
@@ -384,13 +391,8 @@ def test_kill_by_name_or_number(runtime, make_bundle, sig):
 
 def test_kill_term_reaches_a_trap(runtime, make_bundle, tmp_path):
     """A foreground `run` reports the trap's exit status, so TERM was caught, not fatal."""
-    bundle = make_bundle(TRAP_TERM)
-    out_path = tmp_path / "out"
-    with open(out_path, "w") as out:
-        proc = subprocess.Popen(runtime.cmd("run", "--bundle", bundle, "lc-term"), stdout=out,
-                                stderr=subprocess.STDOUT)
+    proc = run_trap_in_background(runtime, make_bundle, tmp_path, "lc-term")
     try:
-        wait_for_text(out_path, "ready")
         runtime("kill", "lc-term", "TERM", check=True)
         assert proc.wait(timeout=20) == 3
     finally:
