@@ -153,6 +153,69 @@ def spec(ctx, **options):
     _run(ctx, "spec", **options)
 
 
+@main_group.command()
+@click.argument("container_id")
+@click.option("-r", "--resources", default=None,
+              help="JSON LinuxResources from a file, or - for standard input.")
+@click.option("--memory", default=None, help="Memory limit (bytes, or 512m, 1g; -1: none).")
+@click.option("--memory-swap", default=None, help="Memory plus swap limit (-1: unlimited swap).")
+@click.option("--memory-reservation", default=None, help="Memory soft limit.")
+@click.option("--kernel-memory", default=None, help="Kernel memory limit (ignored by kernels >= 5.16).")
+@click.option("--kernel-memory-tcp", default=None, help="TCP buffer memory limit (v1).")
+@click.option("--cpu-share", "--cpu-shares", "cpu_share", default=None, help="CPU shares (relative weight).")
+@click.option("--cpu-quota", default=None, help="CFS quota per period (usecs; -1: none).")
+@click.option("--cpu-period", default=None, help="CFS period (usecs).")
+@click.option("--cpu-burst", default=None, help="CFS burst (usecs).")
+@click.option("--cpu-rt-period", default=None, help="Realtime period (usecs, v1).")
+@click.option("--cpu-rt-runtime", default=None, help="Realtime runtime (usecs, v1).")
+@click.option("--cpu-idle", default=None, help="1: SCHED_IDLE for the cgroup.")
+@click.option("--cpuset-cpus", default=None, help="CPUs to use (0-3, 0,1).")
+@click.option("--cpuset-mems", default=None, help="Memory nodes to use.")
+@click.option("--pids-limit", default=None, help="Maximum number of pids (-1: none).")
+@click.option("--blkio-weight", default=None, help="Block I/O weight (10 to 1000).")
+@click.pass_context
+def update(ctx, **options):
+    """Change the resource limits of a running container."""
+    _run(ctx, "update", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@click.pass_context
+def pause(ctx, **options):
+    """Freeze every process of a container."""
+    _run(ctx, "pause", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@click.pass_context
+def resume(ctx, **options):
+    """Thaw a paused container."""
+    _run(ctx, "resume", **options)
+
+
+@main_group.command(context_settings={"allow_interspersed_args": False,
+                                      "ignore_unknown_options": True})
+@click.option("-f", "--format", "format", type=click.Choice(["table", "json"]), default="table")
+@click.argument("container_id")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def ps(ctx, **options):
+    """The processes of a container (ps arguments after the id, default -ef)."""
+    _run(ctx, "ps", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@click.option("--interval", default="5s", show_default=True, help="Time between stats.")
+@click.option("--stats", is_flag=True, help="Print the stats once and exit.")
+@click.pass_context
+def events(ctx, **options):
+    """Stream a container's stats and OOM events as JSON."""
+    _run(ctx, "events", **options)
+
+
 def main(argv=None):
     """click's entry: used for help, usage errors and the verbs without a fast path."""
     args = sys.argv[1:] if argv is None else argv

@@ -185,10 +185,19 @@ def _indented(obj, depth=0):
     return jsonio.dumps(obj)
 
 
+def _cgroup_verb(name):
+    """A verb of pyrunc.cgroup_verbs, imported only when called."""
+    def verb(g, o):
+        from pyrunc import cgroup_verbs
+        return getattr(cgroup_verbs, "cmd_" + name)(g, o, _root(g))
+    return verb
+
+
 VERBS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "spec": cmd_spec,
     "features": cmd_features,
+    **{name: _cgroup_verb(name) for name in ("update", "pause", "resume", "ps", "events")},
 }
 
 

@@ -57,6 +57,16 @@ class Container:
             raise ConfigError("process.terminal", "a terminal needs --console-socket "
                               "(or `run` in the foreground)")
         _check_privileges(process)
+        linux = config.get("linux", {})
+        resources = linux.get("resources") or {}
+        rootless = state_mod.is_rootless(rootless)
+        cgroup = None
+        if rootless:  # cgroups are not ours to make (no delegation support yet)
+            if resources:
+                log.warning("linux.resources is ignored: a rootless container gets no cgroups")
+        else:
+            cgroup = cgroups.ContainerCgroup.plan(linux.get("cgroupsPath", ""), self.id)
+            cgroup.check(resources, linux.get("devices") or [])  # before anything is made
         console = None
         if console_socket:
             from pyrunc import terminal
@@ -67,14 +77,7 @@ class Container:
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
         try:
             namespaces = config_mod.namespaces_of(config)
-            linux = config.get("linux", {})
-            if linux.get("resources"):
-                log.warning("linux.resources is not applied yet (cgroup drivers are not "
-                            "implemented): the container runs without limits")
-            rootless = state_mod.is_rootless(rootless)
-            # Rootless: cgroups are not ours to make (no delegation support yet).
-            cgroup_paths = ({} if rootless else
-                            cgroups.container_paths(linux.get("cgroupsPath", ""), self.id))
+            cgroup_paths = cgroup.paths if cgroup else {}
             st.data = {
                 "id": self.id, "bundle": bundle, "status_hint": CREATING,
                 "rootfs": os.path.join(bundle, config["root"]["path"]),
@@ -104,9 +107,12 @@ class Container:
             def after_fork():
                 # Made while stage1 sets up namespaces on the other core; the init joins
                 # them in on_pid. Recorded at once so `delete --force` finds them after a crash.
-                made_cgroups.extend(cgroups.create(cgroup_paths))
+                if cgroup is None:
+                    return
+                made_cgroups.extend(cgroup.create())
                 st.data["cgroups_created"] = made_cgroups
                 st.save()
+                cgroup.apply(resources, linux.get("devices") or [])
 
             def on_pid(pid):
                 st.data["pid"] = pid
@@ -115,7 +121,8 @@ class Container:
                 protocol.checkpoint("init-pid")
 
             def join_cgroups(pid):
-                cgroups.join(cgroup_paths, pid)
+                if cgroup is not None:
+                    cgroup.join(pid)
                 protocol.checkpoint("cgroup-joined")
 
             def on_hooks():
@@ -156,18 +163,14 @@ class Container:
         """Remove everything of this container: processes, cgroups, state dir; then run the
         poststop hooks of a container that had started."""
         st = self.state
+        cgroup = cgroups.ContainerCgroup(st.data.get("cgroup_paths", {}))
+        _signal_all(cgroup, signal.SIGKILL)  # first: it thaws a paused container
         pid = st.data.get("pid")
         if pid and state_mod.process_matches(pid, st.data.get("pid_start")):
             _signal_pid(pid, st.data.get("pid_start"), signal.SIGKILL)
             _wait_gone(pid, st.data.get("pid_start"))
-        paths = st.data.get("cgroup_paths", {})
-        for p in cgroups.pids(paths):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
-        cgroups.destroy(created, list(paths.values()))
+        cgroups.destroy(created, list(cgroup.paths.values()))
         st.remove()
         if poststop:
             from pyrunc import hooks
@@ -296,7 +299,7 @@ class Container:
                                  extra_env=_listen_env(), is_exec=True,
                                  cgroup_paths=st.data.get("cgroup_paths", {}),
                                  close_fds=[st.lock_fd])
-                spawned = spawn.spawn(plan, lambda pid: cgroups.join(plan.cgroup_paths, pid))
+                spawned = spawn.spawn(plan, cgroups.ContainerCgroup(plan.cgroup_paths).join)
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
                     terminal.send_master(console, spawned.pty_master)
@@ -333,11 +336,7 @@ class Container:
             if status in (STOPPED, CREATING) and not all_processes:
                 raise StateError("container not running")
             if all_processes:
-                for pid in cgroups.pids(st.data.get("cgroup_paths", {})):
-                    try:
-                        os.kill(pid, sig)
-                    except ProcessLookupError:
-                        pass
+                _signal_all(cgroups.ContainerCgroup(st.data.get("cgroup_paths", {})), sig)
             if status not in (STOPPED, CREATING):
                 _signal_pid(st.pid, st.data.get("pid_start"), sig)
         finally:
@@ -356,6 +355,63 @@ class Container:
             self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED))
         finally:
             st.unlock()
+
+    # -- cgroup verbs: pause, resume, update, processes, stats ----------------------------------
+
+    def _cgroup_of_live(self, allowed, verb):
+        """Lock, load and check the status; returns the container's cgroup (the lock is held:
+        the caller unlocks)."""
+        st = self.state
+        st.lock()
+        try:
+            st.load()
+            status = st.status()
+            if status not in allowed:
+                raise StateError(f"cannot {verb} a container that is {status}")
+            if not st.data.get("cgroup_paths"):
+                raise StateError(f"cannot {verb} a container without cgroups (rootless)")
+            return cgroups.ContainerCgroup(st.data["cgroup_paths"])
+        except BaseException:
+            st.unlock()
+            raise
+
+    def pause(self):
+        """Freeze every process of the container (state `paused`)."""
+        cgroup = self._cgroup_of_live((RUNNING, CREATED), "pause")
+        try:
+            cgroup.set_frozen(True)
+        finally:
+            self.state.unlock()
+
+    def resume(self):
+        cgroup = self._cgroup_of_live((PAUSED,), "resume")
+        try:
+            cgroup.set_frozen(False)
+        finally:
+            self.state.unlock()
+
+    def update(self, resources):
+        """Apply a LinuxResources object to the running container; fields left out (or 0,
+        where runc reads 0 as unset) keep their values. The stored config follows."""
+        cgroup = self._cgroup_of_live((RUNNING, CREATED, PAUSED), "update")
+        st = self.state
+        try:
+            cgroup.apply(resources, updating=True)
+            linux = st.data.setdefault("config", {}).setdefault("linux", {})
+            linux["resources"] = _merged(linux.get("resources") or {}, resources)
+            st.save()
+        finally:
+            st.unlock()
+
+    def processes(self):
+        """The pids of every process in the container's cgroups."""
+        self.state.load()
+        return cgroups.ContainerCgroup(self.state.data.get("cgroup_paths", {})).pids()
+
+    def stats(self):
+        """Resource usage in runc's `events --stats` shape."""
+        self.state.load()
+        return cgroups.ContainerCgroup(self.state.data.get("cgroup_paths", {})).stats()
 
     def wait(self, timeout=None):
         """Block until the container's init has exited (True) or timeout seconds pass (False).
@@ -380,6 +436,17 @@ def _is_hook_failure(exc):
     from pyrunc.errors import InitError
     from pyrunc.hooks import HookError
     return isinstance(exc, HookError) or (isinstance(exc, InitError) and "hooks" in exc.step)
+
+
+def _merged(old, new):
+    """new over old, dict by dict; None and 0 (runc's "unset") leave the old value."""
+    out = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        elif value is not None and value != 0 and value != []:
+            out[key] = value
+    return out
 
 
 def _write_pid_file(path, pid):
@@ -502,6 +569,32 @@ def _listen_fds():
 def _listen_env():
     n = _listen_fds()
     return [f"LISTEN_FDS={n}", "LISTEN_PID=1"] if n else []
+
+
+def _signal_all(cgroup, sig):
+    """Signal every process in the container's cgroups. Frozen meanwhile, when a freezer is at
+    hand, so that nothing forks past the signal; a paused container is thawed after a SIGKILL
+    (a frozen task cannot die)."""
+    if not cgroup.pids():
+        return
+    was_frozen = cgroup.frozen()
+    try:
+        if not was_frozen:
+            cgroup.set_frozen(True)
+    except PyruncError:
+        pass  # no freezer: signal as we are
+    try:
+        for pid in cgroup.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        if not was_frozen or sig == signal.SIGKILL:
+            try:
+                cgroup.set_frozen(False)
+            except PyruncError:
+                pass
 
 
 def _pidfd(pid):

@@ -211,8 +211,9 @@ def processes_with_marker(marker):
 
 def cgroup_dirs(container_id):
     """The container's default cgroup (/<id>) in every hierarchy, where it exists."""
-    return [d for d in (os.path.join("/sys/fs/cgroup", h, container_id)
-                        for h in os.listdir("/sys/fs/cgroup")) if os.path.isdir(d)]
+    from pyrunc.cgroups.layout import hierarchies
+    return [d for d in (os.path.join(h.mountpoint, container_id) for h in hierarchies())
+            if os.path.isdir(d)]
 
 
 def host_mounts_mentioning(text):

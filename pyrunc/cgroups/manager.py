@@ -1,0 +1,263 @@
+"""One container's cgroups, whatever the host's layout: the single interface the lifecycle code
+calls (plan, check, create, apply/update, join, freeze/thaw, stats, pids, destroy).
+
+Each controller module knows its own v1 and v2 files and returns the writes a config asks for;
+this module finds where each controller lives on this host (a v1 hierarchy, or the unified one
+when it is enabled there), does the writes, and owns the directories' life.
+"""
+import errno
+import os
+import time
+
+from pyrunc import log
+from pyrunc.cgroups import layout
+from pyrunc.cgroups.files import CgroupDir, CgroupError, PlannedDir
+
+
+def _controllers():
+    """(module, v1 subsystem, v2 controller) in the order their files are written: cpuset
+    first (a v1 cpuset takes no task without cpus and mems), memory before the rest."""
+    from pyrunc.cgroups import blkio, cpu, cpuset, hugetlb, memory, network, pids, rdma
+    return ((cpuset, "cpuset", "cpuset"), (memory, "memory", "memory"), (cpu, "cpu", "cpu"),
+            (pids, "pids", "pids"), (blkio, "blkio", "io"), (hugetlb, "hugetlb", "hugetlb"),
+            (network.NetCls, "net_cls", None), (network.NetPrio, "net_prio", None),
+            (rdma, "rdma", "rdma"))
+
+
+class ContainerCgroup:
+    """The container's cgroup directories, {hierarchy key: path} (see layout.py)."""
+
+    def __init__(self, paths):
+        self.paths = dict(paths)
+
+    @classmethod
+    def plan(cls, cgroups_path, container_id):
+        return cls(layout.container_paths(cgroups_path, container_id))
+
+    # -- where things are ------------------------------------------------------------------------
+
+    @property
+    def unified(self):
+        return self.paths.get(layout.UNIFIED)
+
+    @property
+    def pure_v2(self):
+        return list(self.paths) == [layout.UNIFIED]
+
+    def _v1(self, subsystem):
+        for key, path in self.paths.items():
+            if key and subsystem in key.split(","):
+                return path
+        return None
+
+    def v2_available(self):
+        """The v2 controllers the container's cgroup has or will have. We enable controllers
+        only in parents we made, or on a pure v2 host (as runc does); on a hybrid host the
+        unified hierarchy's existing parents are not ours to change."""
+        if self.unified is None:
+            return set()
+        d = self.unified
+        if os.path.isdir(d):
+            return set(CgroupDir(d, 2).read("cgroup.controllers").split())
+        while not os.path.isdir(d):
+            d = os.path.dirname(d)
+        name = "cgroup.controllers" if self.pure_v2 else "cgroup.subtree_control"
+        return set((CgroupDir(d, 2).read(name) or "").split())
+
+    def locate(self, v1_name, v2_name, available=None):
+        """The directory that carries a controller here, or None."""
+        path = self._v1(v1_name)
+        if path:
+            return CgroupDir(path, 1)
+        if v2_name and v2_name in (available if available is not None else self.v2_available()):
+            return CgroupDir(self.unified, 2)
+        return None
+
+    # -- resources -------------------------------------------------------------------------------
+
+    def _writes(self, resources, planned, updating=False):
+        """[(dir, file, value, field)] for every field of resources; checks every value."""
+        from pyrunc.cgroups import unified
+        available = self.v2_available()
+        out = []
+        for module, v1_name, v2_name in _controllers():
+            d = self.locate(v1_name, v2_name, available)
+            if d is None:
+                probe = PlannedDir(2 if self.pure_v2 else 1)
+                wanted = [w for w in module.writes(resources, probe) if w[1] not in ("max", "-1")]
+                if wanted:
+                    raise CgroupError(wanted[0][2], f"the {v1_name} controller is not available "
+                                      "on this host")
+                continue
+            if planned:
+                d = PlannedDir(d.version)
+            out += [(d, name, value, field)
+                    for name, value, field in module.writes(resources, d, updating)]
+        v2_dir = PlannedDir(2) if planned else CgroupDir(self.unified, 2)
+        out += [(v2_dir, name, value, field)
+                for name, value, field in unified.writes(resources, available,
+                                                         self.unified is not None)]
+        return out
+
+    def check(self, resources, linux_devices=()):
+        """Check a config's resources before anything is made."""
+        self._writes(resources, planned=True)
+        self._device_rules(resources, linux_devices)
+
+    def apply(self, resources, linux_devices=(), updating=False):
+        """Write every field of resources; devices always (the default allow-list applies to
+        every container), unless updating without device rules."""
+        for d, name, value, field in self._writes(resources, planned=False, updating=updating):
+            d.write(name, value, field)
+        if not updating or "devices" in resources:
+            self._apply_devices(self._device_rules(resources, linux_devices))
+
+    def _device_rules(self, resources, linux_devices):
+        from pyrunc.cgroups import device_rules
+        return device_rules.effective_rules(resources.get("devices"), linux_devices)
+
+    def _apply_devices(self, rules):
+        path = self._v1("devices")
+        if path:
+            from pyrunc.cgroups import device_rules
+            d = CgroupDir(path, 1)
+            for name, line in device_rules.v1_writes(rules):
+                d.write(name, line, "linux.resources.devices")
+        elif self.unified is not None and self.pure_v2:
+            from pyrunc.cgroups import device_filter
+            device_filter.install(self.unified, rules)
+        else:
+            log.debug("no devices controller on this host: device rules not applied")
+
+    # -- directories and membership --------------------------------------------------------------
+
+    def create(self):
+        """Make the directories (and missing parents); return the ones made, which are the
+        only ones destroy() ever removes."""
+        created = []
+        try:
+            for key, directory in self.paths.items():
+                missing = []
+                d = directory
+                while not os.path.isdir(d):
+                    missing.append(d)
+                    d = os.path.dirname(d)
+                for d in reversed(missing):
+                    try:
+                        os.mkdir(d, 0o755)
+                        created.append(d)
+                    except FileExistsError:
+                        pass
+                    parent = os.path.dirname(d)
+                    if key == layout.UNIFIED and (self.pure_v2 or parent in created):
+                        _enable_controllers(parent)
+                    elif "cpuset" in key.split(","):
+                        from pyrunc.cgroups import cpuset
+                        cpuset.inherit(CgroupDir(d, 1), CgroupDir(parent, 1))
+        except OSError as e:
+            destroy(created)
+            raise CgroupError("linux.cgroupsPath", f"cannot create {e.filename}: {e.strerror}") \
+                from None
+        except BaseException:
+            destroy(created)
+            raise
+        return created
+
+    def join(self, pid):
+        for directory in self.paths.values():
+            try:
+                with open(os.path.join(directory, "cgroup.procs"), "w") as f:
+                    f.write(str(pid))
+            except OSError as e:
+                raise CgroupError("", f"cannot move {pid} into {directory}: {e.strerror}") \
+                    from None
+
+    def pids(self):
+        """Every pid in the container's cgroups (the union over hierarchies)."""
+        found = set()
+        for directory in self.paths.values():
+            try:
+                with open(os.path.join(directory, "cgroup.procs")) as f:
+                    found.update(int(line) for line in f if line.strip())
+            except OSError:
+                continue
+        return sorted(found)
+
+    # -- freezer ---------------------------------------------------------------------------------
+
+    def _freezer(self):
+        path = self._v1("freezer")
+        if path:
+            return CgroupDir(path, 1)
+        if self.unified and os.path.exists(os.path.join(self.unified, "cgroup.freeze")):
+            return CgroupDir(self.unified, 2)
+        return None
+
+    def set_frozen(self, frozen):
+        from pyrunc.cgroups import freezer
+        d = self._freezer()
+        if d is None:
+            raise CgroupError("", "no freezer on this host (neither the v1 freezer controller "
+                              "nor cgroup v2)")
+        freezer.set_frozen(d, frozen)
+
+    def frozen(self):
+        from pyrunc.cgroups import freezer
+        d = self._freezer()
+        return d is not None and freezer.is_frozen(d)
+
+    # -- statistics ------------------------------------------------------------------------------
+
+    def stats(self):
+        """The container's statistics in runc's `events --stats` shape."""
+        from pyrunc.cgroups import blkio, cpu, cpuset, hugetlb, memory, pids
+        available = self.v2_available()
+        out = {}
+        d = self.locate("cpu", "cpu", available) or self.locate("cpuacct", None, available)
+        if d is not None:
+            acct = self._v1("cpuacct")
+            out["cpu"] = cpu.stats(d, CgroupDir(acct, 1) if acct else None)
+        for key, module, v1_name, v2_name in (("cpuset", cpuset, "cpuset", "cpuset"),
+                                              ("memory", memory, "memory", "memory"),
+                                              ("pids", pids, "pids", "pids"),
+                                              ("blkio", blkio, "blkio", "io"),
+                                              ("hugetlb", hugetlb, "hugetlb", "hugetlb")):
+            d = self.locate(v1_name, v2_name, available)
+            if d is not None:
+                out[key] = module.stats(d)
+        return out
+
+    def oom_kills(self):
+        from pyrunc.cgroups import memory
+        d = self.locate("memory", "memory")
+        return memory.oom_kills(d) if d is not None else 0
+
+
+def _enable_controllers(parent):
+    """Offer the parent's controllers to its children (cgroup.subtree_control), each one on
+    its own so that one the kernel refuses (a threaded or busy parent) does not stop the rest."""
+    d = CgroupDir(parent, 2)
+    enabled = set((d.read("cgroup.subtree_control") or "").split())
+    for controller in (d.read("cgroup.controllers") or "").split():
+        if controller not in enabled:
+            try:
+                d.write("cgroup.subtree_control", "+" + controller, "")
+            except CgroupError as e:
+                log.debug(f"cgroup: {parent}: cannot enable {controller}: {e}")
+
+
+def destroy(created, leaves=(), timeout=5.0):
+    """Remove the directories we made, deepest first. The container's own cgroups (leaves) are
+    waited for until their last process has left; a parent another container still uses stays."""
+    deadline = time.monotonic() + timeout
+    for d in sorted(created, key=lambda p: p.count("/"), reverse=True):
+        while True:
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno != errno.EBUSY or d not in leaves or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
