@@ -135,6 +135,13 @@ class Container:
                 spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
                                       linux.get("gidMappings"), after_fork, on_hooks,
                                       join_cgroups)
+            except PyruncError:
+                if cgroup is not None and made_cgroups and cgroup.oom_kills():
+                    limit = resources.get("memory", {}).get("limit")
+                    raise cgroups.CgroupError(
+                        "linux.resources.memory.limit", f"{limit} bytes is too low: the "
+                        "container's init was killed by the OOM killer during setup") from None
+                raise
             finally:
                 os.close(plan.fifo_fd)
             protocol.checkpoint("ready")

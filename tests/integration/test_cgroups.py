@@ -1,0 +1,284 @@
+"""cgroups on the real kernel: limits read back from outside (the cgroup files of the
+container's processes) and from inside (the container reads its own /sys/fs/cgroup), the
+enforcement (pids, memory, devices), the cgroup verbs, cgroupsPath forms, and refusals that
+leave nothing behind. Written for any layout: the pure cgroup v2 guest (scripts/vm-v2) runs
+these same tests."""
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+import cgutil
+from conftest import cgroup_dirs, wait_until
+
+pytestmark = pytest.mark.cgroup
+
+MiB = 1 << 20
+
+
+def cid(prefix="cg"):
+    return f"pyrunc-{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def with_resources(resources, **linux):
+    def edit(config):
+        config["linux"]["resources"] = resources
+        config["linux"].update(linux)
+    return edit
+
+
+def started(runtime, make_bundle, args, resources, name=None, **linux):
+    """A running container (run -d) with these resources; returns (id, init pid)."""
+    name = name or cid()
+    bundle = make_bundle(args, with_resources(resources, **linux))
+    runtime("run", "-d", "-b", bundle, name, check=True, stdin=subprocess.DEVNULL)
+    return name, runtime.state(name)["pid"]
+
+
+def inside(runtime, name, script):
+    return runtime("exec", name, "sh", "-c", script, check=True).stdout
+
+
+def test_limits_seen_from_outside_and_inside(runtime, make_bundle):
+    resources = {"memory": {"limit": 64 * MiB, "reservation": 32 * MiB},
+                 "pids": {"limit": 50},
+                 "cpu": {"shares": 512, "quota": 25000, "period": 100000, "cpus": "0",
+                         "mems": "0"}}
+    name, pid = started(runtime, make_bundle, ["sleep", "60"], resources)
+    v2 = cgutil.is_v2()
+    assert cgutil.read(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(64 * MiB)
+    assert cgutil.read(pid, "memory", "memory.soft_limit_in_bytes", "memory.low") == str(32 * MiB)
+    assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "50"
+    assert cgutil.read(pid, "cpu", "cpu.shares", "cpu.weight") == ("19" if v2 else "512")
+    if v2:
+        assert cgutil.read(pid, "cpu", "", "cpu.max") == "25000 100000"
+    else:
+        assert cgutil.read(pid, "cpu", "cpu.cfs_quota_us", "") == "25000"
+    assert cgutil.read(pid, "cpuset", "cpuset.cpus", "cpuset.cpus") == "0"
+    # Inside: the container's /sys/fs/cgroup is its own cgroup, and its cgroup namespace
+    # makes that cgroup its root.
+    if v2:
+        seen = inside(runtime, name, "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; "
+                                     "cat /proc/self/cgroup")
+        assert seen.split() == [str(64 * MiB), "50", "0::/"]
+    else:
+        seen = inside(runtime, name, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                                     "/sys/fs/cgroup/pids/pids.max; grep memory /proc/self/cgroup")
+        assert seen.split()[:2] == [str(64 * MiB), "50"]
+        assert seen.split()[2].endswith(":memory:/")
+    # read-only unless the config says otherwise
+    out = runtime("exec", name, "sh", "-c", "mkdir /sys/fs/cgroup/pids/x /sys/fs/cgroup/x 2>&1;"
+                  " echo rc=$?")
+    assert "Read-only file system" in out.stdout
+
+
+def test_one_mib_container_runs_true(runtime, make_bundle):
+    """The runtime's own setup is not charged to the container: 1 MiB is enough."""
+    bundle = make_bundle(["/bin/true"], with_resources({"memory": {"limit": MiB}}))
+    result = runtime("run", "-b", bundle, cid("1mib"), stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+
+
+def test_fork_bomb_stops_at_pids_max(runtime, make_bundle):
+    # The inner shell forks until the kernel refuses (and the shell gives up); the outer one
+    # then sleeps in the pid it left.
+    script = "sh -c 'while true; do sleep 60 & done' 2>/dev/null; exec sleep 60"
+    name, pid = started(runtime, make_bundle, ["sh", "-c", script], {"pids": {"limit": 8}})
+    def refused():  # pids.events: "max N", forks the limit refused
+        return int(cgutil.read(pid, "pids", "pids.events", "pids.events").split()[-1])
+    assert wait_until(lambda: refused() > 0)
+    current = int(cgutil.read(pid, "pids", "pids.current", "pids.current"))
+    assert 2 <= current <= 8
+    assert len(json.loads(runtime("ps", "--format", "json", name, check=True).stdout)) == current
+
+
+def test_memory_hog_is_oom_killed_and_events_reports_it(runtime, make_bundle):
+    resources = {"memory": {"limit": 16 * MiB}}
+    if not cgutil.is_v2():
+        resources["memory"]["swap"] = 16 * MiB  # no swapping out of the way of the OOM killer
+    name, pid = started(runtime, make_bundle,
+                        ["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; "
+                                     "sleep 60"], resources)
+    events = subprocess.Popen(runtime.cmd("events", "--interval", "10s", name),
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(events.stdout.readline())
+        assert first["type"] == "stats" and first["id"] == name
+        assert first["data"]["memory"]["usage"]["limit"] == 16 * MiB
+        second = json.loads(events.stdout.readline())
+        assert second == {"type": "oom", "id": name}
+    finally:
+        events.kill()
+        events.wait()
+    assert runtime.state(name)["status"] == "running"  # dd died, the shell goes on
+
+
+def test_denied_device_gives_eperm_inside(runtime, make_bundle):
+    """A node the config creates but no device rule allows cannot be opened; the default
+    allow-list (/dev/null...) still works."""
+    devices = [{"path": "/dev/fakesda", "type": "b", "major": 8, "minor": 0, "fileMode": 0o666},
+               {"path": "/dev/fakemem", "type": "c", "major": 1, "minor": 1, "fileMode": 0o666}]
+    script = ("echo x > /dev/fakesda; echo sda=$?; head -c1 /dev/fakemem >/dev/null; echo mem=$?;"
+              " echo y > /dev/null; echo null=$?")
+    bundle = make_bundle(["sh", "-c", script], with_resources({}, devices=devices))
+    result = runtime("run", "-b", bundle, cid("dev"), stdin=subprocess.DEVNULL)
+    assert "sda=1" in result.stdout and "mem=1" in result.stdout and "null=0" in result.stdout
+    assert result.stderr.count("Operation not permitted") == 2, result.stderr
+
+
+def test_device_rule_allows_a_node(runtime, make_bundle):
+    """/dev/fuse (10:229: any user may open it) is denied by default, allowed by a rule."""
+    devices = [{"path": "/dev/fakefuse", "type": "c", "major": 10, "minor": 229,
+                "fileMode": 0o666}]
+    rules = [{"allow": False, "access": "rwm"},
+             {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}]
+    script = "exec 3<>/dev/fakefuse; echo fuse=$?"
+    denied = runtime("run", "-b", make_bundle(["sh", "-c", script], with_resources(
+        {}, devices=devices), name="denied"), cid("dev"), stdin=subprocess.DEVNULL)
+    assert "Operation not permitted" in denied.stderr
+    allowed = runtime("run", "-b", make_bundle(["sh", "-c", script], with_resources(
+        {"devices": rules}, devices=devices), name="allowed"), cid("dev"),
+        stdin=subprocess.DEVNULL)
+    assert "fuse=0" in allowed.stdout, allowed.stderr
+
+
+def test_update_pause_resume_ps_kill_all(runtime, make_bundle):
+    name, pid = started(runtime, make_bundle, ["sh", "-c", "sleep 60 & sleep 60 & sleep 60"],
+                        {"memory": {"limit": 32 * MiB}, "pids": {"limit": 20}})
+    runtime("update", "--memory", "48m", "--pids-limit", "30", "--cpu-shares", "256",
+            "--cpu-quota", "20000", "--cpu-period", "100000", name, check=True)
+    assert cgutil.read(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(48 * MiB)
+    assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "30"
+    # Docker's update sends every field, 0 meaning "unchanged".
+    docker_style = {"memory": {"limit": 0, "reservation": 0, "swap": 0}, "pids": {"limit": 0},
+                    "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+                    "blockIO": {"weight": 0}}
+    runtime("update", "--resources", "-", name, input=json.dumps(docker_style).encode(),
+            check=True)
+    assert cgutil.read(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(48 * MiB)
+    assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "30"
+
+    pids = json.loads(runtime("ps", "--format", "json", name, check=True).stdout)
+    assert len(pids) == 3 and pid in pids
+    table = runtime("ps", name, check=True).stdout.splitlines()
+    assert "PID" in table[0] and len(table) == 4 and all("sleep" in line for line in table[1:])
+
+    runtime("pause", name, check=True)
+    assert runtime.state(name)["status"] == "paused"
+    v1_freezer = not cgutil.is_v2("freezer")
+    if v1_freezer:
+        assert cgutil.read(pid, "freezer", "freezer.state", "") == "FROZEN"
+    else:
+        assert "frozen 1" in cgutil.read(pid, "cgroup", "", "cgroup.events")
+    assert runtime("pause", name).returncode == 1
+    runtime("resume", name, check=True)
+    assert runtime.state(name)["status"] == "running"
+
+    runtime("kill", "--all", name, "KILL", check=True)
+    assert wait_until(lambda: runtime.state(name)["status"] == "stopped")
+    dirs = cgutil.all_cgroup_dirs(pids[1]) if os.path.exists(f"/proc/{pids[1]}") else []
+    assert not dirs
+    runtime("delete", name, check=True)
+    assert not cgroup_dirs(name)
+
+
+def test_events_stats_once(runtime, make_bundle):
+    name, _ = started(runtime, make_bundle, ["sleep", "60"], {"pids": {"limit": 10}})
+    event = json.loads(runtime("events", "--stats", name, check=True).stdout)
+    assert event["type"] == "stats" and event["id"] == name
+    data = event["data"]
+    assert data["pids"] == {"current": 1, "limit": 10}
+    assert data["memory"]["usage"]["usage"] > 0
+    assert data["cpu"]["usage"]["total"] > 0
+
+
+def test_delete_force_of_paused_container(runtime, make_bundle):
+    name, _ = started(runtime, make_bundle, ["sleep", "60"], {})
+    runtime("pause", name, check=True)
+    start = time.monotonic()
+    runtime("delete", "--force", name, check=True)
+    assert time.monotonic() - start < 5
+    assert not cgroup_dirs(name)
+
+
+def test_absolute_cgroups_path_makes_and_removes_parents(runtime, make_bundle):
+    top = f"pyrunc-abs-{uuid.uuid4().hex[:6]}"
+    name, pid = started(runtime, make_bundle, ["sleep", "60"], {"pids": {"limit": 5}},
+                        cgroupsPath=f"/{top}/pod/ctr")
+    dirs = cgutil.all_cgroup_dirs(pid)
+    assert dirs and all(d.endswith(f"/{top}/pod/ctr") for d in dirs)
+    runtime("delete", "--force", name, check=True)
+    assert not any(os.path.exists(d.rsplit("/pod/ctr", 1)[0]) for d in dirs)
+
+
+def test_relative_cgroups_path_is_under_our_own_cgroup(runtime, make_bundle):
+    rel = f"pyrunc-rel-{uuid.uuid4().hex[:6]}"
+    name, pid = started(runtime, make_bundle, ["sleep", "60"], {}, cgroupsPath=rel)
+    with open("/proc/self/cgroup") as f:
+        ours = {line.split(":", 2)[1]: line.rstrip("\n").split(":", 2)[2] for line in f}
+    with open(f"/proc/{pid}/cgroup") as f:
+        theirs = {line.split(":", 2)[1]: line.rstrip("\n").split(":", 2)[2] for line in f}
+    for key, path in theirs.items():
+        assert path == os.path.join(ours[key], rel), (key, path)
+    dirs = cgutil.all_cgroup_dirs(pid)
+    runtime("delete", "--force", name, check=True)
+    assert dirs and not any(os.path.isdir(d) for d in dirs)
+
+
+@pytest.mark.parametrize("resources, linux, field", [
+    ({"memory": {"limit": -5}}, {}, "linux.resources.memory.limit"),
+    ({"pids": {"limit": "many"}}, {}, "linux.resources.pids.limit"),
+    ({"unified": {"bogus.knob": "1"}}, {}, "linux.resources.unified.bogus.knob"),
+    ({"devices": [{"allow": True, "type": "x", "access": "rwm"}]}, {},
+     "linux.resources.devices[0].type"),
+    ({"cpu": {"cpus": "97"}}, {}, "linux.resources.cpu.cpus"),
+    ({}, {"cgroupsPath": "/a/../../b"}, "linux.cgroupsPath"),
+])
+def test_bad_values_one_line_error_and_nothing_left(runtime, make_bundle, resources, linux,
+                                                    field):
+    name = cid("bad")
+    bundle = make_bundle(["true"], with_resources(resources, **linux))
+    result = runtime("create", "-b", bundle, name)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert runtime.ids() == [] and not cgroup_dirs(name)
+
+
+def test_unified_on_v1_controller_is_refused(runtime, make_bundle):
+    if cgutil.is_v2():
+        name, pid = started(runtime, make_bundle, ["sleep", "60"],
+                            {"unified": {"memory.high": str(48 * MiB)}})
+        assert cgutil.read(pid, "memory", "", "memory.high") == str(48 * MiB)
+        return
+    bundle = make_bundle(["true"], with_resources({"unified": {"memory.high": "1M"}}))
+    result = runtime("create", "-b", bundle, cid("uni"))
+    assert result.returncode == 1
+    assert "linux.resources.unified.memory.high: the memory controller is not available on " \
+           "cgroup v2" in result.stderr
+
+
+def test_memory_limit_too_low_for_setup_is_named(runtime, make_bundle):
+    """Far below what any process needs: create fails naming the field (or, if the init's
+    setup squeezed in, the process dies at once); nothing is left either way."""
+    name = cid("low")
+    bundle = make_bundle(["/bin/true"], with_resources({"memory": {"limit": 16384}}))
+    result = runtime("run", "-b", bundle, name, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0
+    if result.returncode == 1:
+        assert "linux.resources.memory.limit" in result.stderr, result.stderr
+    else:
+        assert result.returncode == 128 + signal.SIGKILL
+    assert runtime.ids() == [] and not cgroup_dirs(name)
+
+
+def test_systemd_cgroup_is_a_clear_error(runtime, make_bundle):
+    result = runtime("create", "-b", make_bundle(["true"]), cid("sd"),
+                     global_args=("--systemd-cgroup",))
+    assert result.returncode == 1 and "--systemd-cgroup" in result.stderr
+    assert runtime.ids() == []
