@@ -23,7 +23,7 @@ def features():
             "namespaces": sorted(names.NAMESPACES),
             "capabilities": names.CAPABILITIES[:names.cap_last_cap() + 1],
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
-                       "rdma": False},
+                       "rdma": True},
             "seccomp": {
                 "enabled": True,
                 "actions": sorted(seccomp.ACTIONS),
