@@ -11,7 +11,6 @@ device_rules.py): the program is the v1 state, its exceptions tested one after t
 The instructions are written as raw 8-byte struct bpf_insn; native/ only passes them to bpf(2).
 """
 import os
-import struct
 import sys
 
 from pyrunc import native
@@ -41,11 +40,12 @@ _NEXT = object()  # a jump's offset before the block it skips is complete
 
 
 def _encode(code, dst=0, src=0, off=0, imm=0):
-    # struct bpf_insn {u8 code; u8 dst_reg:4, src_reg:4; s16 off; s32 imm;}: the two register
-    # nibbles are laid out in the host's bit-field order.
-    if sys.byteorder == "little":
-        return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
-    return struct.pack(">BBhi", code, (dst << 4) | src, off, imm)
+    # struct bpf_insn {u8 code; u8 dst_reg:4, src_reg:4; s16 off; s32 imm;} in the host's byte
+    # order, the two register nibbles in its bit-field order (int.to_bytes: no struct import).
+    order = sys.byteorder
+    regs = (src << 4) | dst if order == "little" else (dst << 4) | src
+    return (bytes((code, regs)) + off.to_bytes(2, order, signed=True)
+            + imm.to_bytes(4, order, signed=True))
 
 
 def _s32(value):

@@ -19,8 +19,6 @@ is refused here, as runc refuses it, rather than leaving the device open.
 The v1 path writes the model's state to devices.deny/devices.allow (v1_writes); the v2 path
 compiles it to an eBPF program (device_filter.py).
 """
-from collections import namedtuple
-
 from pyrunc.errors import ConfigError
 
 # Access bits as the kernel numbers them (BPF_DEVCG_ACC_* and the v1 cgroup's alike).
@@ -32,16 +30,37 @@ _MAX_NUMBER = 0xFFFFFFFE  # the kernel keeps ~0 (u32) for "any"
 FIELD = "linux.resources.devices"
 
 
-class Rule(namedtuple("Rule", "allow type major minor access path origin",
-                      defaults=(None, None))):
+class Rule:
     """One device rule: type 'a', 'b' or 'c'; major and minor None for any; access a mask of
     ACC_* bits. path: the device node a default rule stands for; origin: the config field the
-    rule came from, for errors."""
+    rule came from, for errors. (A plain class: collections' namedtuple costs the engine
+    verbs an import.)"""
 
-    __slots__ = ()
+    __slots__ = ("allow", "type", "major", "minor", "access", "path", "origin")
+
+    def __init__(self, allow, type, major, minor, access, path=None, origin=None):  # noqa: A002
+        self.allow = allow
+        self.type = type
+        self.major = major
+        self.minor = minor
+        self.access = access
+        self.path = path
+        self.origin = origin
 
     def key(self):
         return (self.type, self.major, self.minor)
+
+    def _fields(self):
+        return (self.allow, self.type, self.major, self.minor, self.access, self.path)
+
+    def __eq__(self, other):
+        return isinstance(other, Rule) and self._fields() == other._fields()
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __repr__(self):
+        return f"Rule({str(self)!r}, path={self.path!r}, origin={self.origin!r})"
 
     def __str__(self):
         return f"{'allow' if self.allow else 'deny'} {v1_line(self.key(), self.access)}"
