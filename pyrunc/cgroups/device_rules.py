@@ -14,7 +14,9 @@ so that a config grants the same devices on every host:
   an access is denied when a matching exception holds any requested bit.
 The kernel only removes bits from the exception with exactly the rule's key, so a deny rule
 inside an earlier wildcard allow (deny c 1:3 after allow c *:*) would silently do nothing; that
-is refused here, as runc refuses it, rather than leaving the device open.
+is refused here, as runc refuses it, rather than leaving the device open. The other way round
+(deny c 1:* after allow c 1:3) leaves the narrower allow in place, on v1 as in runc's v2
+filter, and is kept for compatibility: the last matching rule does not always decide.
 
 The v1 path writes the model's state to devices.deny/devices.allow (v1_writes); the v2 path
 compiles it to an eBPF program (device_filter.py).
@@ -226,9 +228,10 @@ def v1_writes(rules, current=None):
     to bring a v1 devices cgroup to the state of rules.
 
     Without current (the rules the cgroup got last time), reset the cgroup with 'a' (denied,
-    or allowed when the rules end allowing every device) and write the state's exceptions. With it, and the same default on both sides, write only the
-    difference, loosening before tightening, so that a running container never meets a moment
-    where a device it keeps is denied (as runc's update does)."""
+    or allowed when the rules end allowing every device) and write the state's exceptions.
+    With it, and the same default on both sides, write only the difference, loosening before
+    tightening, so that a running container never meets a moment where a device it keeps is
+    denied (runc's update also writes only the difference)."""
     target = rules if isinstance(rules, DeviceTable) else DeviceTable.from_rules(rules)
     source = None
     if current is not None:

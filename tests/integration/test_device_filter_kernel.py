@@ -240,6 +240,9 @@ RULE_SETS = {
                      {"allow": False, "type": "c", "major": 1, "access": "w"},
                      {"allow": True, "type": "b", "minor": 0, "access": "m"},
                      {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "w"}],
+    # the wider deny does not touch the narrower allow before it (exact-key removal)
+    "wider-deny": [DENY_ALL, {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+                   {"allow": False, "type": "c", "major": 1, "access": "w"}],
     "allow-default": [{"allow": True, "access": "rwm"},
                       {"allow": False, "type": "b", "major": 8, "access": "w"},
                       {"allow": False, "type": "c", "major": 1, "minor": 5, "access": "rm"},

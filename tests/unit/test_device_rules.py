@@ -85,6 +85,15 @@ def test_deny_disjoint_from_a_wildcard_allow_is_fine():
     assert table.allows("c", 1, 3, ACC_MKNOD)
 
 
+def test_wider_deny_leaves_a_narrower_allow():
+    # as on v1 and in runc: the deny removes bits from the exception c 1:* only
+    table = DeviceTable.from_rules([{"allow": False, "access": "rwm"},
+                                    {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                     "access": "rw"},
+                                    {"allow": False, "type": "c", "major": 1, "access": "w"}])
+    assert table.allows("c", 1, 3, ACC_WRITE)
+
+
 def test_allow_inside_a_wildcard_deny_is_refused():
     with pytest.raises(ConfigError, match=r"devices\[2\]"):
         DeviceTable.from_rules([{"allow": True, "access": "rwm"},
