@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 
@@ -191,6 +192,77 @@ int pr_pidfd_open(int pid, unsigned int flags)
 int pr_pidfd_send_signal(int pidfd, int sig, unsigned int flags)
 {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
+}
+
+/* bpf(2). union bpf_attr is zeroed first: the kernel refuses any byte it does not know that is
+ * not zero, so only the fields of the command are filled. Program fds come back O_CLOEXEC. */
+static int pr_bpf(int cmd, union bpf_attr *attr)
+{
+    return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+int pr_bpf_prog_load(unsigned int prog_type, const void *insns, unsigned int insn_cnt,
+                     const char *license, const char *name, unsigned int log_level,
+                     char *log_buf, unsigned int log_size)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = prog_type;
+    attr.insns = (uint64_t)(uintptr_t)insns;
+    attr.insn_cnt = insn_cnt;
+    attr.license = (uint64_t)(uintptr_t)license;
+    attr.log_level = log_level;
+    attr.log_buf = (uint64_t)(uintptr_t)log_buf;
+    attr.log_size = log_size;
+    if (name)
+        strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
+    return pr_bpf(BPF_PROG_LOAD, &attr);
+}
+
+int pr_bpf_prog_attach(int target_fd, int prog_fd, unsigned int attach_type, unsigned int flags)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = target_fd;
+    attr.attach_bpf_fd = prog_fd;
+    attr.attach_type = attach_type;
+    attr.attach_flags = flags;
+    return pr_bpf(BPF_PROG_ATTACH, &attr);
+}
+
+int pr_bpf_prog_detach(int target_fd, int prog_fd, unsigned int attach_type)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = target_fd;
+    attr.attach_bpf_fd = prog_fd;
+    attr.attach_type = attach_type;
+    return pr_bpf(BPF_PROG_DETACH, &attr);
+}
+
+/* *prog_cnt: the room in prog_ids on entry, the number attached on return (the kernel fills
+ * it in and fails with ENOSPC when the room was too small). */
+int pr_bpf_prog_query(int target_fd, unsigned int attach_type, unsigned int *prog_ids,
+                      unsigned int *prog_cnt, unsigned int *attach_flags)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.query.target_fd = target_fd;
+    attr.query.attach_type = attach_type;
+    attr.query.prog_ids = (uint64_t)(uintptr_t)prog_ids;
+    attr.query.prog_cnt = *prog_cnt;
+    int rc = pr_bpf(BPF_PROG_QUERY, &attr);
+    *prog_cnt = attr.query.prog_cnt;
+    *attach_flags = attr.query.attach_flags;
+    return rc;
+}
+
+int pr_bpf_prog_get_fd_by_id(unsigned int prog_id)
+{
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_id = prog_id;
+    return pr_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
 }
 
 /* libseccomp returns negative errno values; convert them to the -1/errno convention. */

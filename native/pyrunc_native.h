@@ -46,6 +46,16 @@ int pr_personality(unsigned long persona);
 int pr_pidfd_open(int pid, unsigned int flags);
 int pr_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 
+/* bpf(2): cgroup device programs (the instructions are built in Python) */
+int pr_bpf_prog_load(unsigned int prog_type, const void *insns, unsigned int insn_cnt,
+                     const char *license, const char *name, unsigned int log_level,
+                     char *log_buf, unsigned int log_size);
+int pr_bpf_prog_attach(int target_fd, int prog_fd, unsigned int attach_type, unsigned int flags);
+int pr_bpf_prog_detach(int target_fd, int prog_fd, unsigned int attach_type);
+int pr_bpf_prog_query(int target_fd, unsigned int attach_type, unsigned int *prog_ids,
+                      unsigned int *prog_cnt, unsigned int *attach_flags);
+int pr_bpf_prog_get_fd_by_id(unsigned int prog_id);
+
 /* seccomp, through libseccomp: a filter is built rule by rule and loaded in one call */
 void *pr_seccomp_init(unsigned int def_action);
 int pr_seccomp_arch_add(void *ctx, const char *arch_name);

@@ -1,5 +1,6 @@
 """Facade over the cffi extension pyrunc._native: each call returns a Python value or raises
 OSError with the kernel's errno, so callers never look at -1 and errno themselves."""
+import errno
 import os
 
 from pyrunc import _native
@@ -177,3 +178,71 @@ def seccomp_action_errno(err):
 
 def seccomp_action_trace(msg):
     return _lib.pr_seccomp_action_trace(msg)
+
+
+# bpf(2) (linux/bpf.h): only what a cgroup device filter needs.
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 1 << 1
+_BPF_LOG_SIZE = 1 << 16
+
+
+class BpfVerifierError(OSError):
+    """The kernel refused a program; .log is what its verifier said (may be empty). The
+    message keeps the log's last lines, where the verifier says why, on one line."""
+
+    def __init__(self, err, log):
+        self.log = log
+        tail = [line.strip() for line in log.splitlines() if line.strip()][-4:]
+        detail = f" (verifier: {' | '.join(tail)})" if tail else ""
+        super().__init__(err, f"bpf program load: {os.strerror(err)}{detail}")
+
+
+def bpf_prog_load(prog_type, insns, license, name=None):
+    """Load raw instructions (bytes, 8 per instruction); return the program's fd (O_CLOEXEC).
+
+    The first try has no verifier log (a log too small for a valid program would make the load
+    fail); only a refused program is loaded again with one, to say why."""
+    if len(insns) % 8:
+        raise ValueError("bpf instructions must be a multiple of 8 bytes")
+    count = len(insns) // 8
+    fd = _lib.pr_bpf_prog_load(prog_type, insns, count, _b(license), _b(name), 0, _ffi.NULL, 0)
+    if fd >= 0:
+        return fd
+    err = _ffi.errno
+    if err not in (errno.EINVAL, errno.EACCES):  # the verifier's answers
+        raise OSError(err, f"bpf program load: {os.strerror(err)}")
+    log = _ffi.new("char[]", _BPF_LOG_SIZE)
+    fd = _lib.pr_bpf_prog_load(prog_type, insns, count, _b(license), _b(name), 1, log,
+                               _BPF_LOG_SIZE)
+    if fd >= 0:  # accepted the second time: keep it rather than fail on a fluke
+        return fd
+    raise BpfVerifierError(_ffi.errno, _ffi.string(log).decode(errors="replace"))
+
+
+def bpf_prog_attach(target_fd, prog_fd, attach_type, flags=0):
+    _check(_lib.pr_bpf_prog_attach(target_fd, prog_fd, attach_type, flags), "bpf program attach")
+
+
+def bpf_prog_detach(target_fd, prog_fd, attach_type):
+    _check(_lib.pr_bpf_prog_detach(target_fd, prog_fd, attach_type), "bpf program detach")
+
+
+def bpf_prog_query(target_fd, attach_type):
+    """The ids of the programs attached to target_fd (a cgroup directory's fd) in their run
+    order, and the attach flags."""
+    room = 16
+    while True:
+        ids = _ffi.new("unsigned int[]", room)
+        count = _ffi.new("unsigned int *", room)
+        flags = _ffi.new("unsigned int *")
+        if _lib.pr_bpf_prog_query(target_fd, attach_type, ids, count, flags) >= 0:
+            return [ids[i] for i in range(count[0])], flags[0]
+        err = _ffi.errno
+        if err != errno.ENOSPC or count[0] <= room:  # more programs than room: count says how many
+            raise OSError(err, f"bpf program query: {os.strerror(err)}")
+        room = count[0]
+
+
+def bpf_prog_get_fd_by_id(prog_id):
+    return _check(_lib.pr_bpf_prog_get_fd_by_id(prog_id), f"bpf program {prog_id}")
