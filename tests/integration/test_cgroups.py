@@ -53,7 +53,7 @@ def test_limits_seen_from_outside_and_inside(runtime, make_bundle):
     assert cgutil.read(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(64 * MiB)
     assert cgutil.read(pid, "memory", "memory.soft_limit_in_bytes", "memory.low") == str(32 * MiB)
     assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "50"
-    assert cgutil.read(pid, "cpu", "cpu.shares", "cpu.weight") == ("19" if v2 else "512")
+    assert cgutil.read(pid, "cpu", "cpu.shares", "cpu.weight") == ("20" if v2 else "512")
     if v2:
         assert cgutil.read(pid, "cpu", "", "cpu.max") == "25000 100000"
     else:
