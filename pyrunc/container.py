@@ -403,8 +403,9 @@ class Container:
         cgroup = self._cgroup_of_live((RUNNING, CREATED, PAUSED), "update")
         st = self.state
         try:
-            cgroup.apply(resources, updating=True)
             linux = st.data.setdefault("config", {}).setdefault("linux", {})
+            cgroup.apply(resources, linux.get("devices") or [], updating=True,
+                         previous=linux.get("resources") or {})
             linux["resources"] = _merged(linux.get("resources") or {}, resources)
             st.save()
         finally:

@@ -104,24 +104,27 @@ class ContainerCgroup:
         self._writes(resources, planned=True)
         self._device_rules(resources, linux_devices)
 
-    def apply(self, resources, linux_devices=(), updating=False):
+    def apply(self, resources, linux_devices=(), updating=False, previous=None):
         """Write every field of resources; devices always (the default allow-list applies to
-        every container), unless updating without device rules."""
+        every container), unless updating without device rules. previous: the resources in
+        force, so that an update changes only the device rules that differ."""
         for d, name, value, field in self._writes(resources, planned=False, updating=updating):
             d.write(name, value, field)
         if not updating or "devices" in resources:
-            self._apply_devices(self._device_rules(resources, linux_devices))
+            current = (self._device_rules(previous, linux_devices)
+                       if updating and previous is not None else None)
+            self._apply_devices(self._device_rules(resources, linux_devices), current)
 
     def _device_rules(self, resources, linux_devices):
         from pyrunc.cgroups import device_rules
         return device_rules.effective_rules(resources.get("devices"), linux_devices)
 
-    def _apply_devices(self, rules):
+    def _apply_devices(self, rules, current=None):
         path = self._v1("devices")
         if path:
             from pyrunc.cgroups import device_rules
             d = CgroupDir(path, 1)
-            for name, line in device_rules.v1_writes(rules):
+            for name, line in device_rules.v1_writes(rules, current):
                 d.write(name, line, "linux.resources.devices")
         elif self.unified is not None and self.pure_v2:
             from pyrunc.cgroups import device_filter

@@ -282,3 +282,17 @@ def test_systemd_cgroup_is_a_clear_error(runtime, make_bundle):
                      global_args=("--systemd-cgroup",))
     assert result.returncode == 1 and "--systemd-cgroup" in result.stderr
     assert runtime.ids() == []
+
+
+def test_update_changes_device_rules_of_a_running_container(runtime, make_bundle):
+    devices = [{"path": "/dev/fakefuse", "type": "c", "major": 10, "minor": 229,
+                "fileMode": 0o666}]
+    name, _ = started(runtime, make_bundle, ["sleep", "60"], {}, devices=devices)
+    probe = "exec 3<>/dev/fakefuse && echo opened; echo x >/dev/null && echo null-ok"
+    before = runtime("exec", name, "sh", "-c", probe)
+    assert "opened" not in before.stdout and "Operation not permitted" in before.stderr
+    rules = {"devices": [{"allow": True, "type": "c", "major": 10, "minor": 229,
+                          "access": "rw"}]}
+    runtime("update", "-r", "-", name, input=json.dumps(rules).encode(), check=True)
+    after = runtime("exec", name, "sh", "-c", probe, check=True)
+    assert "opened" in after.stdout and "null-ok" in after.stdout
