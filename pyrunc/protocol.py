@@ -103,7 +103,10 @@ class Channel:
     def recv(self):
         """Return (message dict, [fds]); raise ChannelClosed at end of file."""
         fds = []
-        data, ancdata, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+        try:
+            data, ancdata, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+        except ConnectionResetError:  # the peer died with data unread (an OOM kill, say)
+            raise ChannelClosed() from None
         for level, kind, payload in ancdata:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 usable = len(payload) - len(payload) % 4

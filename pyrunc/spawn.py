@@ -2,6 +2,7 @@
 hand back the pid of the container's init (or exec'd process) and its pty master."""
 import _signal as signal  # without signal.py's enum wrappers (~3 ms per start)
 import os
+import select
 
 from pyrunc import init, protocol
 from pyrunc.errors import PyruncError
@@ -55,8 +56,10 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                 parent_chan.send(protocol.CGROUP_JOINED)
             except (OSError, PyruncError):
                 # The init may have failed meanwhile (and so be gone, or have closed its end):
-                # its own report says why, better than ESRCH or EPIPE would.
-                _recv(parent_chan)
+                # its own report says why, better than ESRCH or EPIPE would. A live init waits
+                # for CGROUP_JOINED and says nothing: then our error stands.
+                if select.select([parent_chan.sock], [], [], 0.2)[0]:
+                    _recv(parent_chan)
                 raise
         while True:
             message, fds = _recv(parent_chan)
