@@ -83,7 +83,10 @@ class Container:
                 "cgroup_paths": cgroup_paths, "cgroups_created": [],
                 "config": config,
             }
+            if NETWORK_ANNOTATION in st.data["annotations"]:
+                st.data["network"] = None  # from here on, delete releases leases by id
             st.save()
+            network = _network_plan(self.id, config, st, rootless)
             os.mkfifo(st.fifo_path, 0o200)
             # Only the container's user may write (and so unblock) the fifo: runc leaves it
             # writable by everyone on the host. `start` reads it as root, or, rootless, as
@@ -113,6 +116,9 @@ class Container:
                 st.data["pid_start"] = state_mod.proc_start_time(pid)[1]
                 st.save()
                 protocol.checkpoint("init-pid")
+                if network is not None:  # the init's new network namespace exists now
+                    network.connect(pid)
+                    protocol.checkpoint("network")
 
             def join_cgroups(pid):
                 cgroups.join(cgroup_paths, pid)
@@ -168,6 +174,9 @@ class Container:
                 pass
         created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
         cgroups.destroy(created, list(paths.values()))
+        if "network" in st.data:
+            from pyrunc.network import attach
+            attach.detach(self.id, st.data["network"], st.root)
         st.remove()
         if poststop:
             from pyrunc import hooks
@@ -402,6 +411,22 @@ def list_containers(root=state_mod.DEFAULT_ROOT):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+NETWORK_ANNOTATION = "pyrunc.network"
+
+
+def _network_plan(container_id, config, st, rootless):
+    """Lease the addresses of a bundle that asks for networks (pyrunc.network); the links
+    are made in on_pid. None (and no import of pyrunc.network) when it asks for none."""
+    if NETWORK_ANNOTATION not in st.data["annotations"]:
+        return None
+    from pyrunc.network import attach
+
+    def on_record(record):
+        st.data["network"] = record
+        st.save()
+    return attach.plan_for_create(container_id, config, st.root, st.dir, rootless, on_record)
+
 
 def _owner():
     uid = os.getuid()
