@@ -112,7 +112,8 @@ def load(host_routes=(), path=None, document=None):
     unknown = set(document) - {"networks"}
     if unknown:
         raise SettingsError(path, sorted(unknown)[0], "unknown setting")
-    raw = document.get("networks") or {}
+    raw = document.get("networks")
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise SettingsError(path, "networks", "must be a mapping of names to networks")
     networks = {}
