@@ -51,9 +51,11 @@ def host_ifname(container_id, ifname):
     return links.host_veth_name(f"{container_id}/{ifname}")
 
 
-def reserve(container_id, networks, root):
-    """Lease the addresses of every interface (all or none); return the record."""
-    requests = [(network, f"eth{i}") for i, network in enumerate(networks)]
+def reserve(container_id, networks, root, ifnames=None):
+    """Lease the addresses of every interface (all or none); return the record. The
+    interfaces are eth0, eth1... unless ifnames are given."""
+    ifnames = ifnames or [f"eth{i}" for i in range(len(networks))]
+    requests = list(zip(networks, ifnames))
     with ipam.Locked(root):
         allocated = ipam.allocate(root, container_id, requests)
     return {"interfaces": [
@@ -65,10 +67,12 @@ def reserve(container_id, networks, root):
         for network, ifname in requests]}
 
 
-def connect(record, networks, netns_path, root):
-    """Bridges (made if missing), veth pairs, addresses and default routes for the record's
-    interfaces inside the namespace at netns_path. Under the root's network lock: a detach
-    meanwhile must not delete a bridge this is about to use."""
+def connect(record, networks, netns_path, root, loopback=True, default_route=True, routes=()):
+    """Bridges (made if missing), veth pairs, addresses and default routes (through the first
+    interface) for the record's interfaces inside the namespace at netns_path; routes: more
+    (destination, gateway or None) for the first interface. Records each interface's MAC.
+    Under the root's network lock: a detach meanwhile must not delete a bridge this is about
+    to use."""
     import ipaddress
     with ipam.Locked(root):
         ipr = links.iproute()
@@ -78,12 +82,17 @@ def connect(record, networks, netns_path, root):
                 bridge = links.ensure_bridge(ipr, network)
                 links.add_veth(ipr, iface["host_ifname"], bridge, netns_path, iface["ifname"],
                                network.mtu)
+                iface["host_mac"] = links.link_mac(ipr, iface["host_ifname"])
+                iface["bridge_mac"] = links.link_mac(ipr, network.bridge)
             inner = links.iproute_in(netns_path)
+            if loopback:
+                links.loopback_up(inner)
             for i, (iface, network) in enumerate(zip(record["interfaces"], networks)):
                 iface["mac"] = links.configure_inside(
                     inner, iface["ifname"],
                     [ipaddress.ip_interface(a) for a in iface["addresses"]], network.subnets,
-                    network.mtu, default_route=(i == 0))
+                    network.mtu, default_route=default_route and i == 0,
+                    routes=routes if i == 0 else ())
         except links.netlink_errors() as e:
             raise NetworkError(f"network set-up failed: {e}") from None
         finally:
@@ -105,14 +114,14 @@ def attach(container_id, netns_path, names, root):
         raise
 
 
-def detach(container_id, record, root):
+def detach(container_id, record, root, ifname=None):
     """Remove the container's host veths (the container's ends go with them), release its
     leases and delete bridges left without ports unless persistent. record may be None (a
     crash before it was written): the leases are then found by container id, the veths by the
-    names derived from it."""
+    names derived from it. ifname: only that interface (CNI's DEL)."""
     interfaces = list((record or {}).get("interfaces", []))
     with ipam.Locked(root):
-        released = ipam.release(root, container_id)
+        released = ipam.release(root, container_id, ifname)
         known = {i["ifname"] for i in interfaces}
         bridges = {i["bridge"]: i["persistent"] for i in interfaces}
         orphans = sorted({(name, lease.ifname) for name, lease in released

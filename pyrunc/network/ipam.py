@@ -159,16 +159,18 @@ def allocate(root, container_id, requests):
     return result
 
 
-def release(root, container_id, network_names_=None):
-    """Drop every lease of container_id (in the named networks, or in all); the caller holds
-    Locked(root). Returns [(network name, Lease)] released."""
+def release(root, container_id, ifname=None):
+    """Drop every lease of container_id (only those of ifname, if given) in every network;
+    the caller holds Locked(root). Returns [(network name, Lease)] released."""
+    def matches(lease):
+        return lease.container_id == container_id and ifname in (None, lease.ifname)
     released = []
-    for name in network_names_ if network_names_ is not None else network_names(root):
+    for name in network_names(root):
         leases = read(root, name)
-        mine = [l for l in leases.leases if l.container_id == container_id]
+        mine = [l for l in leases.leases if matches(l)]
         if not mine:
             continue
-        leases.leases = [l for l in leases.leases if l.container_id != container_id]
+        leases.leases = [l for l in leases.leases if not matches(l)]
         write(root, name, leases)
         released.extend((name, l) for l in mine)
     return released

@@ -90,8 +90,10 @@ def ensure_bridge(ipr, network):
     have = {(a.get("address"), a["prefixlen"]) for a in ipr.get_addr(index=index)}
     for subnet in network.subnets:
         if (str(subnet.gateway), subnet.network.prefixlen) not in have:
+            extra = ({"broadcast": str(subnet.network.broadcast_address)}
+                     if subnet.version == 4 else {})
             ipr.addr("add", index=index, address=str(subnet.gateway),
-                     prefixlen=subnet.network.prefixlen, flags=IFA_F_NODAD)
+                     prefixlen=subnet.network.prefixlen, flags=IFA_F_NODAD, **extra)
     if network.isolation:
         _ensure_isolation(ipr, network.bridge)
     return index
@@ -151,24 +153,35 @@ def add_veth(ipr, host_name, bridge_index, netns_path, ifname, mtu):
     return index
 
 
-def configure_inside(inner, ifname, addresses, subnets, mtu, default_route=True):
-    """In the container's namespace: loopback up, ifname up with its addresses (no DAD), and
-    the default routes via the gateways. Returns the interface's MAC address."""
+def loopback_up(inner):
     lo = link_index(inner, "lo")
     if lo is not None:
         inner.link("set", index=lo, state="up")
+
+
+def configure_inside(inner, ifname, addresses, subnets, mtu, default_route=True, routes=()):
+    """In the container's namespace: ifname up with its addresses (no DAD; IPv4 with its
+    broadcast address), the default routes via the gateways, and routes, (destination,
+    gateway or None) pairs. Returns the interface's MAC address."""
     index = link_index(inner, ifname)
     if index is None:
         raise NetworkError(f"{ifname} did not appear in the container's namespace")
     inner.link("set", index=index, mtu=mtu, state="up")
     for address in addresses:
+        extra = ({"broadcast": str(address.network.broadcast_address)}
+                 if address.version == 4 else {})
         inner.addr("add", index=index, address=str(address.ip),
-                   prefixlen=address.network.prefixlen, flags=IFA_F_NODAD)
+                   prefixlen=address.network.prefixlen, flags=IFA_F_NODAD, **extra)
+    gateways = {s.version: s.gateway for s in subnets}
     if default_route:
         for subnet in subnets:
             if not _has_default_route(inner, subnet.version):
                 inner.route("add", dst="default", gateway=str(subnet.gateway), oif=index,
                             family=_family(subnet.version))
+    for dst, gateway in routes:
+        gateway = gateway or gateways.get(dst.version)
+        inner.route("add", dst=str(dst), oif=index, family=_family(dst.version),
+                    **({"gateway": str(gateway)} if gateway is not None else {}))
     return inner.get_links(index)[0].get_attr("IFLA_ADDRESS")
 
 
