@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -346,3 +347,62 @@ def test_network_ls_and_inspect(netenv):
     missing = netenv.runtime("network", "inspect", "nope")
     assert missing.returncode == 1
     assert missing.stderr.splitlines() == ["pyrunc: unknown network 'nope'"]
+
+
+@pytest.fixture
+def forwarding_host(netenv):
+    """A network namespace standing in for a host that forwards (ip_forward on, IPv4 and IPv6):
+    pyrunc runs in it through nsenter (which changes nothing but the network namespace), so
+    the real host's sysctls are never touched. Removing it removes every link in it."""
+    name = f"pyrhost-{netenv.tag}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    path = f"/run/netns/{name}"
+    try:
+        for sysctl in ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"):
+            subprocess.run(["nsenter", f"--net={path}", "sh", "-c",
+                            f"echo 1 > /proc/sys/{sysctl}"], check=True)
+        yield path
+    finally:
+        for container_id in netenv.runtime.ids():
+            if not container_id.startswith("network@"):
+                subprocess.run(["nsenter", f"--net={path}",
+                                *netenv.runtime.cmd("delete", "--force", container_id)],
+                               capture_output=True, timeout=60)
+        subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+@pytest.mark.parametrize("isolation", [True, False])
+def test_isolation_holds_on_a_host_that_forwards(netenv, forwarding_host, isolation):
+    """With forwarding on, only the isolation rules keep a container of one network from being
+    routed into another: without them (isolation: false) the same ping goes through."""
+    netenv.define({
+        "left": {"bridge": unique_bridge("l"), "ipv4": "10.231.8.0/24",
+                 "ipv6": "fd70:7972:756e:d8::/64", "isolation": isolation},
+        "right": {"bridge": unique_bridge("r"), "ipv4": "10.231.9.0/24",
+                  "ipv6": "fd70:7972:756e:d9::/64", "isolation": isolation}})
+
+    def pyrunc(*args):
+        # Output through files, not pipes: the container's process inherits them (see
+        # conftest.Runtime).
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            result = subprocess.run(["nsenter", f"--net={forwarding_host}",
+                                     *netenv.runtime.cmd(*args)], stdout=out, stderr=err,
+                                    timeout=60)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(result.args, result.returncode, out.read(),
+                                               err.read())
+
+    a, b = f"net-fwd-a-{netenv.tag}", f"net-fwd-b-{netenv.tag}"
+    for container_id, network in ((a, "left"), (b, "right")):
+        created = pyrunc("create", "--bundle", netenv.bundle(network), container_id)
+        assert created.returncode == 0, created.stderr
+        assert pyrunc("start", container_id).returncode == 0
+    for target in (address_of(netenv, a), address_of(netenv, a, version=6)):
+        flag = "-6" if ":" in target else "-4"
+        result = pyrunc("exec", b, "ping", flag, "-c", "1", "-W", "2", target)
+        assert (result.returncode == 0) == (not isolation), (target, result.stdout)
+    # Its own gateway stays reachable either way.
+    assert pyrunc("exec", b, "ping", "-c", "1", "-W", "2", "10.231.9.1").returncode == 0
+    for container_id in (a, b):
+        assert pyrunc("delete", "--force", container_id).returncode == 0
