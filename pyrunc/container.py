@@ -83,7 +83,7 @@ class Container:
                 "cgroup_paths": cgroup_paths, "cgroups_created": [],
                 "config": config,
             }
-            if NETWORK_ANNOTATION in st.data["annotations"]:
+            if _asks_for_network(st.data["annotations"]):
                 st.data["network"] = None  # from here on, delete releases leases by id
             st.save()
             network = _network_plan(self.id, config, st, rootless)
@@ -415,10 +415,15 @@ def list_containers(root=state_mod.DEFAULT_ROOT):
 NETWORK_ANNOTATION = "pyrunc.network"
 
 
+def _asks_for_network(annotations):
+    return any(k == NETWORK_ANNOTATION or k.startswith(NETWORK_ANNOTATION + ".")
+               for k in annotations)
+
+
 def _network_plan(container_id, config, st, rootless):
     """Lease the addresses of a bundle that asks for networks (pyrunc.network); the links
     are made in on_pid. None (and no import of pyrunc.network) when it asks for none."""
-    if NETWORK_ANNOTATION not in st.data["annotations"]:
+    if not _asks_for_network(st.data["annotations"]):
         return None
     from pyrunc.network import attach
 

@@ -249,6 +249,7 @@ def test_full_subnet_is_a_clear_error_and_leaves_nothing(netenv):
 @pytest.mark.parametrize("settings, annotation, expected", [
     ({}, "nope", "config: annotations.pyrunc.network: unknown network 'nope' (known: default)"),
     ({}, "default,", "annotations.pyrunc.network: 'default,': expected <name>[,<name>...]"),
+    ({}, None, "annotations.pyrunc.network.hosts: needs pyrunc.network"),
     ({"a": {"bridge": "pyrbad1", "ipv4": "10.231.6.0/24"},
       "b": {"bridge": "pyrbad2", "ipv4": "10.231.6.128/25"}}, "a",
      "networks.b.ipv4.subnet: 10.231.6.128/25 overlaps 10.231.6.0/24 of network a"),
@@ -260,7 +261,12 @@ def test_bad_settings_give_one_line_and_leave_nothing(netenv, settings, annotati
         pytest.skip("this host has no route to 192.0.2.0/24 to clash with")
     netenv.define(settings)
     c = f"net-bad-{netenv.tag}"
-    result = netenv.create(c, annotation, check=False)
+    if annotation is None:  # the hosts files alone, without a network
+        bundle = netenv.make_bundle(SLEEP, lambda config: config.setdefault(
+            "annotations", {}).update({"pyrunc.network.hosts": "true"}), name="hosts-only")
+        result = netenv.runtime("create", "--bundle", bundle, c)
+    else:
+        result = netenv.create(c, annotation, check=False)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
