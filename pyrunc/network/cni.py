@@ -110,6 +110,10 @@ def dispatch(request):
         raise CniError(IO_FAILURE, e.strerror or str(e), str(e)) from None
     except PyruncError as e:
         raise CniError(SETUP_FAILURE, str(e)) from None
+    except CniError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the runtime must get an error object, whatever failed
+        raise CniError(SETUP_FAILURE, f"{type(e).__name__}: {e}") from None
 
 
 # -- the network configuration ------------------------------------------------------------------
