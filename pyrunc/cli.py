@@ -216,6 +216,27 @@ def events(ctx, **options):
     _run(ctx, "events", **options)
 
 
+@main_group.group()
+def network():
+    """Bridge networks (pyrunc.network annotation): list and inspect them."""
+
+
+@network.command("ls")
+@click.option("-f", "--format", "format", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def network_ls(ctx, **options):
+    """List the networks of the settings file, with their lease counts."""
+    _run(ctx, "network-ls", **options)
+
+
+@network.command("inspect")
+@click.argument("name")
+@click.pass_context
+def network_inspect(ctx, **options):
+    """Print one network, its subnets and its leases, as JSON."""
+    _run(ctx, "network-inspect", **options)
+
+
 def main(argv=None):
     """click's entry: used for help, usage errors and the verbs without a fast path."""
     args = sys.argv[1:] if argv is None else argv

@@ -94,9 +94,33 @@ def cmd_list(g, o):
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(c["id"], str(c["pid"]), c["status"], c["bundle"], c["created"], c["owner"])
                  for c in containers]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
-            sys.stdout.write("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+        _write_table(rows)
+    return 0
+
+
+def _write_table(rows):
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        sys.stdout.write("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+
+
+def cmd_network_ls(g, o):
+    from pyrunc.network import show
+    networks = show.describe_all(_root(g))
+    if o.get("format") == "json":
+        sys.stdout.write(jsonio.dumps(networks) + "\n")
+        return 0
+    rows = [("NAME", "BRIDGE", "SUBNETS", "LEASES")]
+    rows += [(n["name"], n["bridge"], ",".join(s["subnet"] for s in n["subnets"]),
+              str(len({l["container"] + "/" + l["ifname"] for l in n["leases"]})))
+             for n in networks]
+    _write_table(rows)
+    return 0
+
+
+def cmd_network_inspect(g, o):
+    from pyrunc.network import show
+    sys.stdout.write(jsonio.dumps(show.describe_one(o["name"], _root(g))) + "\n")
     return 0
 
 
@@ -196,7 +220,8 @@ def _cgroup_verb(name):
 VERBS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "spec": cmd_spec,
-    "features": cmd_features,
+    "features": cmd_features, "network-ls": cmd_network_ls,
+    "network-inspect": cmd_network_inspect,
     **{name: _cgroup_verb(name) for name in ("update", "pause", "resume", "ps", "events")},
 }
 

@@ -100,8 +100,12 @@ SUPPORTED_OCI_MAJOR = 1
 OCI_VERSION_MIN = "1.0.0"
 OCI_VERSION_MAX = "1.2.1"
 RESERVED_ANNOTATION_PREFIX = "pyrunc."
-# pyrunc's own annotations, each documented in README.md (none yet: the prefix is reserved).
-PYRUNC_ANNOTATIONS = {}
+# pyrunc's own annotations, each documented in README.md ("Networking"); any other pyrunc.*
+# annotation is refused. Their values are checked where they are used (pyrunc.network.attach).
+PYRUNC_ANNOTATIONS = {
+    "pyrunc.network": "the networks to attach: <name>[,<name>...]",
+    "pyrunc.network.hosts": "\"true\": bind-mount an /etc/hosts and /etc/hostname",
+}
 
 
 def _check_oci_version(version):

@@ -86,7 +86,10 @@ class Container:
                 "cgroup_paths": cgroup_paths, "cgroups_created": [],
                 "config": config,
             }
+            if _asks_for_network(st.data["annotations"]):
+                st.data["network"] = None  # from here on, delete releases leases by id
             st.save()
+            network = _network_plan(self.id, config, st, rootless)
             os.mkfifo(st.fifo_path, 0o200)
             # Only the container's user may write (and so unblock) the fifo: runc leaves it
             # writable by everyone on the host. `start` reads it as root, or, rootless, as
@@ -119,6 +122,9 @@ class Container:
                 st.data["pid_start"] = state_mod.proc_start_time(pid)[1]
                 st.save()
                 protocol.checkpoint("init-pid")
+                if network is not None:  # the init's new network namespace exists now
+                    network.connect(pid)
+                    protocol.checkpoint("network")
 
             def join_cgroups(pid):
                 if cgroup is not None:
@@ -178,6 +184,9 @@ class Container:
             _wait_gone(pid, st.data.get("pid_start"))
         created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
         cgroups.destroy(created, list(cgroup.paths.values()))
+        if "network" in st.data:
+            from pyrunc.network import attach
+            attach.detach(self.id, st.data["network"], st.root)
         st.remove()
         if poststop:
             from pyrunc import hooks
@@ -477,6 +486,27 @@ def list_containers(root=state_mod.DEFAULT_ROOT):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+NETWORK_ANNOTATION = "pyrunc.network"
+
+
+def _asks_for_network(annotations):
+    return any(k == NETWORK_ANNOTATION or k.startswith(NETWORK_ANNOTATION + ".")
+               for k in annotations)
+
+
+def _network_plan(container_id, config, st, rootless):
+    """Lease the addresses of a bundle that asks for networks (pyrunc.network); the links
+    are made in on_pid. None (and no import of pyrunc.network) when it asks for none."""
+    if not _asks_for_network(st.data["annotations"]):
+        return None
+    from pyrunc.network import attach
+
+    def on_record(record):
+        st.data["network"] = record
+        st.save()
+    return attach.plan_for_create(container_id, config, st.root, st.dir, rootless, on_record)
+
 
 def _owner():
     uid = os.getuid()

@@ -50,3 +50,16 @@ class InitError(PyruncError):
 
 class SystemdUnavailableError(PyruncError):
     pass
+
+
+class SettingsError(PyruncError):
+    """pyrunc's host settings file (networks) is unreadable or a field in it is wrong."""
+
+    def __init__(self, path, field, reason):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"settings {path}: {field}: {reason}")
+
+
+class NetworkError(PyruncError):
+    """A container's network could not be set up or torn down (a full subnet, a netlink error)."""

@@ -70,6 +70,8 @@ ERROR = "error"
 # Where a SIGKILL of the parent may be injected (PYRUNC_TEST_KILL_AT=<step>) by the fault tests.
 PARENT_STEPS = ("state-dir", "forked", "init-pid", "continued", "cgroup-joined", "ready",
                 "state-written")
+# Only reached by a bundle that asks for a network (tests/integration/test_network.py).
+NETWORK_STEPS = ("network",)
 
 
 class ChannelClosed(Exception):

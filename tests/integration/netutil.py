@@ -1,0 +1,122 @@
+"""Helpers of the network tests: a settings file of their own (bridges named pyr*), the kernel's
+network state read with pyroute2 from outside (links, addresses, routes, bridge ports, rules),
+and a check that a test left no veth, lease, bridge, rule or netns behind."""
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import uuid
+
+from pyroute2 import IPRoute
+
+ISOLATION_PRIORITY = 30000
+
+
+def host_veth(container_id, ifname="eth0"):
+    """The name pyrunc gives the host end (pyrunc.network.links.host_veth_name), computed here
+    from its definition so a test notices if it changes."""
+    return "pyr" + hashlib.sha256(f"{container_id}/{ifname}".encode()).hexdigest()[:11]
+
+
+def link_names():
+    with IPRoute() as ipr:
+        return {l.get_attr("IFLA_IFNAME") for l in ipr.get_links()}
+
+
+def bridge_ports(bridge):
+    with IPRoute() as ipr:
+        index = ipr.link_lookup(ifname=bridge)
+        if not index:
+            return None
+        return sorted(l.get_attr("IFLA_IFNAME") for l in ipr.get_links()
+                      if l.get_attr("IFLA_MASTER") == index[0])
+
+
+def addresses_of(ipr, ifname):
+    index = ipr.link_lookup(ifname=ifname)
+    if not index:
+        return []
+    return sorted(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+                  for a in ipr.get_addr(index=index[0]) if a["scope"] == 0)
+
+
+def netns_view(pid):
+    """What the container's network namespace holds, read from outside through netlink."""
+    with IPRoute(netns=f"/proc/{pid}/ns/net", flags=0) as ipr:
+        links = {l.get_attr("IFLA_IFNAME"): l for l in ipr.get_links()}
+        view = {"links": sorted(links),
+                "up": sorted(n for n, l in links.items() if l["flags"] & 1),
+                "mtu": {n: l.get_attr("IFLA_MTU") for n, l in links.items()},
+                "addresses": {n: addresses_of(ipr, n) for n in links},
+                "default_routes": {}}
+        for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
+            view["default_routes"][version] = sorted(
+                r.get_attr("RTA_GATEWAY") for r in ipr.get_routes(family=family, table=254)
+                if r["dst_len"] == 0 and r.get_attr("RTA_GATEWAY"))
+        return view
+
+
+def isolation_rules(bridge):
+    with IPRoute() as ipr:
+        return sorted(r["family"] for family in (socket.AF_INET, socket.AF_INET6)
+                      for r in ipr.get_rules(family=family)
+                      if r.get_attr("FRA_IIFNAME") == bridge)
+
+
+def delete_link(name):
+    with IPRoute() as ipr:
+        for index in ipr.link_lookup(ifname=name):
+            ipr.link("del", index=index)
+
+
+def remove_rules(bridge):
+    with IPRoute() as ipr:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for r in ipr.get_rules(family=family):
+                if r.get_attr("FRA_IIFNAME") == bridge:
+                    ipr.rule("del", iifname=bridge, action="prohibit",
+                             priority=r.get_attr("FRA_PRIORITY"), family=family)
+
+
+def leases(root):
+    """Every lease line under a pyrunc state root."""
+    found = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if name.startswith("network@"):
+            with open(os.path.join(root, name)) as f:
+                found += [(name, line.split()) for line in f
+                          if line.strip() and not line.startswith("last")]
+    return found
+
+
+def unique_bridge(tag):
+    return f"pyr{tag}{uuid.uuid4().hex[:5]}"[:15]
+
+
+def write_settings(path, networks):
+    """networks: {name: spec} as pyrunc.yaml wants it (JSON is YAML)."""
+    with open(path, "w") as f:
+        json.dump({"networks": networks}, f)
+    return str(path)
+
+
+def net_bundle_edit(networks, args=None, hosts=False, extra_annotations=None):
+    """An edit for make_bundle: the annotation, and CAP_NET_RAW for busybox's ping."""
+    def edit(config):
+        config.setdefault("annotations", {})["pyrunc.network"] = networks
+        if hosts:
+            config["annotations"]["pyrunc.network.hosts"] = "true"
+        config["annotations"].update(extra_annotations or {})
+        caps = config["process"]["capabilities"]
+        for kind in ("bounding", "effective", "permitted"):
+            caps.setdefault(kind, []).append("CAP_NET_RAW")
+        if args:
+            config["process"]["args"] = list(args)
+    return edit
+
+
+def run_in(pid, *argv, timeout=30):
+    """A command in the network namespace of pid (the test's own tools, for the CNI tests)."""
+    return subprocess.run(["nsenter", "-t", str(pid), "-n", *argv], capture_output=True,
+                          text=True, timeout=timeout)
