@@ -198,21 +198,14 @@ class ContainerState:
         return RUNNING
 
     def _frozen(self):
-        freezer = self.data.get("cgroup_paths", {}).get("freezer")
-        if freezer:
-            try:
-                with open(os.path.join(freezer, "freezer.state")) as f:
-                    return f.read().strip() == "FROZEN"
-            except OSError:
-                return False
-        unified = self.data.get("cgroup_paths", {}).get("")
-        if unified:
-            try:
-                with open(os.path.join(unified, "cgroup.freeze")) as f:
-                    return f.read().strip() == "1"
-            except OSError:
-                return False
-        return False
+        paths = self.data.get("cgroup_paths")
+        if not paths:
+            return False
+        from pyrunc.cgroups.manager import ContainerCgroup
+        try:
+            return ContainerCgroup(paths).frozen()
+        except OSError:
+            return False
 
     def oci_state(self):
         """The runtime-spec state object with runc's extra fields."""
