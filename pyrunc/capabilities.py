@@ -19,15 +19,15 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 
 def to_mask(cap_names, warn=None):
-    """Names -> bit mask. Unknown names, or ones this kernel lacks, are warned about and
-    skipped, as runc does."""
+    """Names -> bit mask. Capabilities this kernel lacks are warned about and skipped, as
+    runc does (names no Linux has were refused with the config)."""
     last = names.cap_last_cap()
     mask = 0
     for name in cap_names:
         number = names.CAP_NUMBERS.get(name)
         if number is None or number > last:
             if warn:
-                warn(f"unknown capability {name!r} ignored")
+                warn(f"capability {name} is not known to this kernel: ignored")
             continue
         mask |= 1 << number
     return mask

@@ -176,7 +176,12 @@ def validate_process(process, field):
             raise ConfigError(f"{field}.user.additionalGids[{i}]", "must be a non-negative integer")
     caps = _get(process, "capabilities", dict, f"{field}.capabilities", {})
     for key in names.CAP_SETS:
-        _string_list(caps, key, f"{field}.capabilities.{key}")
+        for i, name in enumerate(_string_list(caps, key, f"{field}.capabilities.{key}")):
+            # A name no Linux has is a typo: refused (runc ignores it). A real capability
+            # this kernel lacks is only warned about when the process starts, as runc does.
+            if name not in names.CAP_NUMBERS:
+                raise ConfigError(f"{field}.capabilities.{key}[{i}]",
+                                  f"unknown capability {name!r}")
     for i, rl in enumerate(_get(process, "rlimits", list, f"{field}.rlimits", [])):
         where = f"{field}.rlimits[{i}]"
         kind = _get(rl, "type", str, f"{where}.type", required=True)

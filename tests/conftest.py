@@ -129,11 +129,11 @@ def make_bundle(tmp_path, busybox_rootfs):
     return make
 
 
-def run_on_pty(argv, timeout=30):
+def run_on_pty(argv, timeout=30, env=None):
     """Run argv with a new pty as its stdin/stdout/stderr; return (exit code, output)."""
     import pty
     master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave)
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env)
     os.close(slave)
     try:
         output = read_until(master)

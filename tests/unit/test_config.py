@@ -429,3 +429,18 @@ def test_builtin_bundle_config_is_valid(tmp_path):
     (tmp_path / "rootfs").mkdir()
     (tmp_path / "config.yaml").write_text(open(recipe.CONFIG).read())
     config_mod.validate(config_mod.load_bundle_config(str(tmp_path)), str(tmp_path))
+
+
+def test_a_capability_no_linux_has_is_refused_by_name(bundle):
+    config = good()
+    config["process"]["capabilities"]["effective"].append("CAP_BOGUS")
+    index = len(config["process"]["capabilities"]["effective"]) - 1
+    err = refused(config, bundle, f"process.capabilities.effective[{index}]")
+    assert "unknown capability 'CAP_BOGUS'" in str(err)
+
+
+def test_every_capability_linux_knows_is_accepted(bundle):
+    from pyrunc import names
+    config = good()
+    config["process"]["capabilities"]["bounding"] = list(names.CAPABILITIES)
+    config_mod.validate(config, str(bundle))
