@@ -5,10 +5,13 @@ import os
 
 from pyrunc.cgroups.layout import UNIFIED, hierarchies
 
+# v1 subsystems whose v2 controller has another name.
+V2_NAMES = {"blkio": "io"}
+
 
 def cgroup_of(pid, controller):
-    """(directory, version) holding `controller` for pid: its v1 hierarchy, or the unified one
-    when the controller is enabled there."""
+    """(directory, version) holding `controller` (its v1 name) for pid: its v1 hierarchy, or
+    the unified one when the controller is enabled there."""
     mounts = {h.key: h.mountpoint for h in hierarchies()}
     unified = None
     with open(f"/proc/{pid}/cgroup") as f:
@@ -20,7 +23,7 @@ def cgroup_of(pid, controller):
                 unified = mounts[UNIFIED] + path.rstrip("/")
     if unified is not None:
         with open(os.path.join(unified, "cgroup.controllers")) as f:
-            if controller in f.read().split() or controller == "cgroup":
+            if V2_NAMES.get(controller, controller) in f.read().split() or controller == "cgroup":
                 return unified, 2
     raise AssertionError(f"no {controller} cgroup for pid {pid}")
 
@@ -46,3 +49,23 @@ def all_cgroup_dirs(pid):
             if controllers in mounts:
                 found.append(mounts[controllers] + path.rstrip("/"))
     return found
+
+
+def whole_disk():
+    """"major:minor" of a real whole disk, for blkio throttles (the kernel refuses them on
+    partitions and on devices without a request queue): the root file system's disk, else the
+    first disk that is not virtual (the v2 guest's root is 9p; scripts/vm-v2 gives it a scratch
+    disk)."""
+    dev = os.stat("/").st_dev
+    if os.major(dev) != 0:
+        sysfs = os.path.realpath(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
+        if os.path.exists(os.path.join(sysfs, "partition")):
+            sysfs = os.path.dirname(sysfs)
+        with open(os.path.join(sysfs, "dev")) as f:
+            return f.read().strip()
+    for name in sorted(os.listdir("/sys/block")):
+        sysfs = os.path.realpath(f"/sys/block/{name}")
+        if "/virtual/" not in sysfs:
+            with open(os.path.join(sysfs, "dev")) as f:
+                return f.read().strip()
+    raise AssertionError("no real block device on this machine for the blkio tests")

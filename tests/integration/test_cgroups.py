@@ -76,6 +76,50 @@ def test_limits_seen_from_outside_and_inside(runtime, make_bundle):
     assert "Read-only file system" in out.stdout
 
 
+def weight_file(pid, weight):
+    """(file, expected first line) of a blkio weight in the container's cgroup: v1's
+    blkio.weight, or BFQ's blkio.bfq.weight on kernels without CFQ; v2's io.bfq.weight (the
+    same scale), or io.weight converted as runc converts it."""
+    directory, version = cgutil.cgroup_of(pid, "blkio")
+    if version == 1:
+        cfq = os.path.exists(os.path.join(directory, "blkio.weight"))
+        return ("blkio.weight" if cfq else "blkio.bfq.weight"), str(weight)
+    if os.path.exists(os.path.join(directory, "io.bfq.weight")):
+        return "io.bfq.weight", f"default {weight}"
+    return "io.weight", f"default {1 + (weight - 10) * 9999 // 990}"
+
+
+def first_line(pid, controller, name):
+    return cgutil.read(pid, controller, name, name).splitlines()[0]
+
+
+def test_block_io_weight_and_throttles(runtime, make_bundle):
+    """blockIO's weight and a read-bandwidth and a write-IOPS throttle on a real disk, read
+    back from outside and from inside."""
+    disk = cgutil.whole_disk()
+    major, minor = (int(n) for n in disk.split(":"))
+    resources = {"blockIO": {
+        "weight": 500,
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": MiB}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}}
+    name, pid = started(runtime, make_bundle, ["sleep", "60"], resources)
+    weight_name, weight = weight_file(pid, 500)
+    assert first_line(pid, "blkio", weight_name) == weight
+    if cgutil.is_v2("blkio"):
+        io_max = [line for line in cgutil.read(pid, "blkio", "", "io.max").splitlines()
+                  if line.startswith(disk + " ")]
+        assert io_max == [f"{disk} rbps={MiB} wbps=max riops=max wiops=100"]
+        seen = inside(runtime, name, "cat /sys/fs/cgroup/io.max")
+        assert io_max[0] in seen.splitlines(), seen
+    else:
+        assert cgutil.read(pid, "blkio", "blkio.throttle.read_bps_device", "") == f"{disk} {MiB}"
+        assert cgutil.read(pid, "blkio", "blkio.throttle.write_iops_device", "") == f"{disk} 100"
+        assert cgutil.read(pid, "blkio", "blkio.throttle.write_bps_device", "") == ""
+        seen = inside(runtime, name, "cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device "
+                                     f"/sys/fs/cgroup/blkio/{weight_name}")
+        assert seen.split() == [disk, str(MiB), weight], seen
+
+
 def test_one_mib_container_runs_true(runtime, make_bundle):
     """The runtime's own setup is not charged to the container: 1 MiB is enough."""
     bundle = make_bundle(["/bin/true"], with_resources({"memory": {"limit": MiB}}))
