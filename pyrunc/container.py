@@ -351,9 +351,12 @@ class Container:
             status = st.status()
             if status in (STOPPED, CREATING) and not all_processes:
                 raise StateError("container not running")
+            signalled = ()
             if all_processes:
-                _signal_all(cgroups.ContainerCgroup(st.data.get("cgroup_paths", {})), sig)
-            if status not in (STOPPED, CREATING):
+                signalled = _signal_all(cgroups.ContainerCgroup(st.data.get("cgroup_paths", {})),
+                                        sig)
+            # Once only: a second SIGINT or SIGUSR1 may mean something else to the process.
+            if status not in (STOPPED, CREATING) and st.pid not in signalled:
                 _signal_pid(st.pid, st.data.get("pid_start"), sig)
         finally:
             st.unlock()
@@ -610,21 +613,23 @@ def _listen_env():
 
 
 def _signal_all(cgroup, sig):
-    """Signal every process in the container's cgroups. Frozen meanwhile, when a freezer is at
-    hand, so that nothing forks past the signal; a paused container is thawed after a SIGKILL
-    (a frozen task cannot die)."""
+    """Signal every process in the container's cgroups; returns the pids signalled. Frozen
+    meanwhile, when a freezer is at hand, so that nothing forks past the signal; a paused
+    container is thawed after a SIGKILL (a frozen task cannot die)."""
     if not cgroup.pids():
-        return
+        return set()
     was_frozen = cgroup.frozen()
     try:
         if not was_frozen:
             cgroup.set_frozen(True)
     except PyruncError:
         pass  # no freezer: signal as we are
+    signalled = set()
     try:
         for pid in cgroup.pids():
             try:
                 os.kill(pid, sig)
+                signalled.add(pid)
             except ProcessLookupError:
                 pass
     finally:
@@ -633,6 +638,7 @@ def _signal_all(cgroup, sig):
                 cgroup.set_frozen(False)
             except PyruncError:
                 pass
+    return signalled
 
 
 def _pidfd(pid):

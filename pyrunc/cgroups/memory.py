@@ -37,9 +37,19 @@ def writes(resources, d, updating=False):
     return _v1(m, d) if d.version == 1 else _v2(m, d)
 
 
+def _check_swap_accounting(d, name):
+    """A swap limit needs the kernel's swap accounting, without which the file is missing:
+    say so, rather than only name the file."""
+    if not d.exists(name):
+        raise CgroupError(F + ".swap", f"this host's kernel does not account swap (no {name}): "
+                          "no swap limit can be set")
+
+
 def _v1(m, d):
     out = []
     limit, swap = m["limit"], m["swap"]
+    if swap is not None:
+        _check_swap_accounting(d, "memory.memsw.limit_in_bytes")
     limit_write = ("memory.limit_in_bytes", values.limit_text(limit, False), F + ".limit")
     swap_write = ("memory.memsw.limit_in_bytes", values.limit_text(swap, False), F + ".swap")
     if limit is not None and swap is not None:
@@ -76,6 +86,7 @@ def _v2(m, d):
     if m["limit"] is not None:
         out.append(("memory.max", values.limit_text(m["limit"], True), F + ".limit"))
     if m["swap"] is not None:
+        _check_swap_accounting(d, "memory.swap.max")
         out.append(("memory.swap.max", _v2_swap(m["limit"], m["swap"]), F + ".swap"))
     if m["reservation"] is not None:
         out.append(("memory.low", values.limit_text(m["reservation"], True), F + ".reservation"))

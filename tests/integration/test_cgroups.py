@@ -76,17 +76,25 @@ def test_limits_seen_from_outside_and_inside(runtime, make_bundle):
     assert "Read-only file system" in out.stdout
 
 
-def weight_file(pid, weight):
-    """(file, expected first line) of a blkio weight in the container's cgroup: v1's
-    blkio.weight, or BFQ's blkio.bfq.weight on kernels without CFQ; v2's io.bfq.weight (the
-    same scale), or io.weight converted as runc converts it."""
+def weight_file(pid):
+    """The file that holds the container's blkio weight: v1's blkio.weight, or BFQ's
+    blkio.bfq.weight on kernels without CFQ; v2's io.bfq.weight when BFQ is there, else
+    io.weight (the order pyrunc chooses in)."""
     directory, version = cgutil.cgroup_of(pid, "blkio")
-    if version == 1:
-        cfq = os.path.exists(os.path.join(directory, "blkio.weight"))
-        return ("blkio.weight" if cfq else "blkio.bfq.weight"), str(weight)
-    if os.path.exists(os.path.join(directory, "io.bfq.weight")):
-        return "io.bfq.weight", f"default {weight}"
-    return "io.weight", f"default {1 + (weight - 10) * 9999 // 990}"
+    names = ("blkio.weight", "blkio.bfq.weight") if version == 1 else ("io.bfq.weight",
+                                                                       "io.weight")
+    for name in names:
+        if os.path.exists(os.path.join(directory, name)):
+            return name
+    raise AssertionError(f"no blkio weight file in {directory}")
+
+
+def weight_text(name, weight):
+    """What the file shows (its first line) for a blkio weight: io.weight's scale is converted
+    as runc converts it."""
+    if name == "io.weight":
+        return f"default {1 + (weight - 10) * 9999 // 990}"
+    return f"default {weight}" if name.startswith("io.") else str(weight)
 
 
 def first_line(pid, controller, name):
@@ -103,7 +111,8 @@ def test_block_io_weight_and_throttles(runtime, make_bundle):
         "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": MiB}],
         "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}}
     name, pid = started(runtime, make_bundle, ["sleep", "60"], resources)
-    weight_name, weight = weight_file(pid, 500)
+    weight_name = weight_file(pid)
+    weight = weight_text(weight_name, 500)
     assert first_line(pid, "blkio", weight_name) == weight
     if cgutil.is_v2("blkio"):
         io_max = [line for line in cgutil.read(pid, "blkio", "", "io.max").splitlines()
@@ -190,22 +199,103 @@ def test_device_rule_allows_a_node(runtime, make_bundle):
     assert "fuse=0" in allowed.stdout, allowed.stderr
 
 
-def test_update_pause_resume_ps_kill_all(runtime, make_bundle):
-    name, pid = started(runtime, make_bundle, ["sh", "-c", "sleep 60 & sleep 60 & sleep 60"],
-                        {"memory": {"limit": 32 * MiB}, "pids": {"limit": 20}})
-    runtime("update", "--memory", "48m", "--pids-limit", "30", "--cpu-shares", "256",
-            "--cpu-quota", "20000", "--cpu-period", "100000", name, check=True)
-    assert cgutil.read(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(48 * MiB)
-    assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "30"
-    # Docker's update sends every field, 0 meaning "unchanged".
-    docker_style = {"memory": {"limit": 0, "reservation": 0, "swap": 0}, "pids": {"limit": 0},
-                    "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
-                    "blockIO": {"weight": 0}}
-    runtime("update", "--resources", "-", name, input=json.dumps(docker_style).encode(),
-            check=True)
-    assert cgutil.read(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(48 * MiB)
-    assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "30"
+def swap_file(pid):
+    """The file of the memory+swap limit (v2: swap alone); None when the kernel does not
+    account swap."""
+    directory, version = cgutil.cgroup_of(pid, "memory")
+    name = "memory.memsw.limit_in_bytes" if version == 1 else "memory.swap.max"
+    return name if os.path.exists(os.path.join(directory, name)) else None
 
+
+def limits_of(pid):
+    """What `update` can change, as the container's cgroup files show it (v1 or v2 names and
+    values), in one dict."""
+    def read(controller, v1_file, v2_file):
+        return cgutil.read(pid, controller, v1_file, v2_file)
+    if cgutil.is_v2("cpu"):
+        quota, period = read("cpu", "", "cpu.max").split()
+    else:
+        quota, period = read("cpu", "cpu.cfs_quota_us", ""), read("cpu", "cpu.cfs_period_us", "")
+    found = {"memory": read("memory", "memory.limit_in_bytes", "memory.max"),
+             "reservation": read("memory", "memory.soft_limit_in_bytes", "memory.low"),
+             "shares": read("cpu", "cpu.shares", "cpu.weight"), "quota": quota, "period": period,
+             "cpus": read("cpuset", "cpuset.cpus", "cpuset.cpus"),
+             "mems": read("cpuset", "cpuset.mems", "cpuset.mems"),
+             "pids": read("pids", "pids.max", "pids.max"),
+             "blkio": first_line(pid, "blkio", weight_file(pid))}
+    if swap_file(pid):
+        found["swap"] = read("memory", swap_file(pid), swap_file(pid))
+    return found
+
+
+def last_cpu():
+    with open("/sys/devices/system/cpu/online") as f:
+        return f.read().strip().replace("-", ",").split(",")[-1]
+
+
+def test_update_flags_land_in_their_files(runtime, make_bundle):
+    name, pid = started(runtime, make_bundle, ["sleep", "60"],
+                        {"memory": {"limit": 32 * MiB}, "pids": {"limit": 20}})
+    before = limits_of(pid)
+    flags = ["--memory", "48m", "--memory-reservation", "24m", "--cpu-shares", "256",
+             "--cpu-quota", "20000", "--cpu-period", "50000", "--cpuset-cpus", last_cpu(),
+             "--cpuset-mems", "0", "--pids-limit", "30", "--blkio-weight", "300"]
+    runtime("update", *flags, name, check=True)
+    v2 = cgutil.is_v2()
+    expected = dict(before, memory=str(48 * MiB), reservation=str(24 * MiB),
+                    shares="10" if v2 else "256",  # runc's map of 256 shares onto cpu.weight
+                    quota="20000", period="50000", cpus=last_cpu(), mems="0", pids="30",
+                    blkio=weight_text(weight_file(pid), 300))
+    assert limits_of(pid) == expected
+
+    # --memory-swap is memory plus swap (v2's memory.swap.max is swap alone); a kernel that
+    # does not account swap has no file for it, and update says so.
+    swap = runtime("update", "--memory", "64m", "--memory-swap", "96m", name)
+    if swap_file(pid) is None:
+        assert swap.returncode == 1
+        assert swap.stderr.strip().splitlines() == [
+            "pyrunc: linux.resources.memory.swap: this host's kernel does not account swap "
+            f"(no {'memory.swap.max' if v2 else 'memory.memsw.limit_in_bytes'}): no swap "
+            "limit can be set"], swap.stderr
+        assert limits_of(pid) == expected  # nothing was written
+    else:
+        assert swap.returncode == 0, swap.stderr
+        assert limits_of(pid) == dict(expected, memory=str(64 * MiB),
+                                      swap=str((32 if v2 else 96) * MiB))
+
+
+def test_update_resources_file_and_stdin_zero_means_unchanged(runtime, make_bundle, tmp_path):
+    """`--resources FILE` and `--resources -`: JSON LinuxResources, with Docker's zeros (its
+    update sends every field, 0 meaning "leave as is")."""
+    name, pid = started(runtime, make_bundle, ["sleep", "60"],
+                        {"memory": {"limit": 32 * MiB, "reservation": 16 * MiB},
+                         "pids": {"limit": 20}, "cpu": {"shares": 512},
+                         "blockIO": {"weight": 200}})
+    before = limits_of(pid)
+
+    def docker_style(**fields):
+        resources = {"memory": {"limit": 0, "reservation": 0, "swap": 0}, "pids": {"limit": 0},
+                     "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+                     "blockIO": {"weight": 0}}
+        for key, value in fields.items():
+            section, field = key.split("_")
+            resources[section][field] = value
+        return json.dumps(resources)
+
+    path = tmp_path / "resources.json"
+    path.write_text(docker_style(memory_limit=64 * MiB))
+    runtime("update", "--resources", str(path), name, check=True)
+    assert limits_of(pid) == dict(before, memory=str(64 * MiB))
+    runtime("update", "--resources", "-", name, input=docker_style(pids_limit=40).encode(),
+            check=True)
+    assert limits_of(pid) == dict(before, memory=str(64 * MiB), pids="40")
+    runtime("update", "-r", "-", name, input=docker_style().encode(), check=True)
+    assert limits_of(pid) == dict(before, memory=str(64 * MiB), pids="40")
+
+
+def test_pause_resume_ps_kill_all(runtime, make_bundle):
+    name, pid = started(runtime, make_bundle, ["sh", "-c", "sleep 60 & sleep 60 & sleep 60"],
+                        {"pids": {"limit": 20}})
     pids = json.loads(runtime("ps", "--format", "json", name, check=True).stdout)
     assert len(pids) == 3 and pid in pids
     table = runtime("ps", name, check=True).stdout.splitlines()
@@ -224,10 +314,54 @@ def test_update_pause_resume_ps_kill_all(runtime, make_bundle):
 
     runtime("kill", "--all", name, "KILL", check=True)
     assert wait_until(lambda: runtime.state(name)["status"] == "stopped")
-    dirs = cgutil.all_cgroup_dirs(pids[1]) if os.path.exists(f"/proc/{pids[1]}") else []
-    assert not dirs
+    assert wait_until(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids))
     runtime("delete", name, check=True)
     assert not cgroup_dirs(name)
+
+
+def dead(pid):
+    """Gone, or a zombie: the signal reached it."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.split()[:2] == ["State:", "Z"] for line in f)
+    except FileNotFoundError:
+        return True
+
+
+def test_kill_all_reaches_every_process_a_plain_kill_only_the_init(runtime, make_bundle):
+    """The init traps USR1 (it would ignore a signal without a handler: it is pid 1) and counts
+    them in a file; its two children die of USR1 (the default action) when it reaches them."""
+    script = ("trap 'echo usr1 >> /dev/shm/init' USR1; sleep 600 & sleep 600 &"
+              " while true; do sleep 0.1; done")
+    name, pid = started(runtime, make_bundle, ["sh", "-c", script], {})
+
+    def children():
+        found = []
+        for p in json.loads(runtime("ps", "--format", "json", name, check=True).stdout):
+            try:
+                with open(f"/proc/{p}/cmdline", "rb") as f:
+                    if f.read() == b"sleep\x00600\x00":
+                        found.append(p)
+            except FileNotFoundError:
+                continue
+        return found
+
+    def init_got():
+        return inside(runtime, name, "cat /dev/shm/init 2>/dev/null; true").count("usr1")
+
+    assert wait_until(lambda: len(children()) == 2)
+    sleepers = children()
+    runtime("kill", name, "USR1", check=True)
+    assert wait_until(lambda: init_got() == 1)
+    time.sleep(0.3)  # time for a stray signal to have landed
+    assert not any(dead(p) for p in sleepers)
+
+    runtime("kill", "--all", name, "USR1", check=True)
+    assert wait_until(lambda: all(dead(p) for p in sleepers))
+    assert wait_until(lambda: init_got() >= 2)
+    time.sleep(0.3)
+    assert init_got() == 2  # --all signals the init once, like every other process
+    assert runtime.state(name)["status"] == "running"
 
 
 def test_events_stats_once(runtime, make_bundle):

@@ -45,6 +45,17 @@ def test_memory_v1_raises_swap_limit_first_when_it_grows(tmp_path):
         ("memory.memsw.limit_in_bytes", "-1")
 
 
+@pytest.mark.parametrize("version, name", [(1, "memory.memsw.limit_in_bytes"),
+                                           (2, "memory.swap.max")])
+def test_a_swap_limit_without_swap_accounting_says_so(tmp_path, version, name):
+    d = fake_cgroup(tmp_path, "m", version, {"memory.usage_in_bytes": "0\n"})
+    with pytest.raises(CgroupError) as e:
+        memory.writes({"memory": {"limit": 1 << 20, "swap": 2 << 20}}, d)
+    assert str(e.value) == (f"linux.resources.memory.swap: this host's kernel does not account "
+                            f"swap (no {name}): no swap limit can be set")
+    assert files(memory.writes({"memory": {"limit": 1 << 20}}, d))[0][1] == "1048576"
+
+
 def test_memory_v2_files_and_swap_conversion():
     res = {"memory": {"limit": 4 << 20, "swap": 6 << 20, "reservation": 1 << 20}}
     assert files(memory.writes(res, V2)) == [
