@@ -183,22 +183,18 @@ def _set_propagation(root_fd, path, propagation):
 def _mount_cgroup(root_fd, destination, opts, ctx):
     """/sys/fs/cgroup: a tmpfs with one mount per host hierarchy, each a bind mount of the
     container's own cgroup directory, so it needs neither the cgroup namespace nor the
-    membership, which come later (see protocol.py)."""
-    readonly = opts.flags & MS_RDONLY
+    membership, which come later (see protocol.py). Read-only unless the mount's options say
+    "rw" (runc's default spec says "ro"; an engine's may say neither)."""
+    readonly = 0 if opts.cleared & MS_RDONLY else MS_RDONLY
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
     hierarchies = cgroups.hierarchies()
-    unified_only = len(hierarchies) == 1 and hierarchies[0].fstype == "cgroup2"
-    if unified_only:
-        _mount_hierarchy(root_fd, destination, hierarchies[0], flags | readonly, ctx)
+    if len(hierarchies) == 1 and hierarchies[0].fstype == "cgroup2":
+        _mount_hierarchy(root_fd, destination, hierarchies[0], flags | readonly, ctx, True)
         return
-    target = safepath.make_target(root_fd, destination, True)
-    try:
-        native.mount("tmpfs", safepath.fd_path(target), "tmpfs", flags, "mode=755")
-    finally:
-        os.close(target)
+    _mount_tmpfs(root_fd, destination, flags)
     for h in hierarchies:
         name = os.path.basename(h.mountpoint)
-        _mount_hierarchy(root_fd, f"{destination}/{name}", h, flags | readonly, ctx)
+        _mount_hierarchy(root_fd, f"{destination}/{name}", h, flags | readonly, ctx, False)
         if "," in name:  # co-mounted controllers: cpu -> cpu,cpuacct, as on the host
             for part in name.split(","):
                 with safepath.InRoot(root_fd, destination) as parent:
@@ -210,15 +206,32 @@ def _mount_cgroup(root_fd, destination, opts, ctx):
         _remount(root_fd, destination, MS_RDONLY | flags)
 
 
-def _mount_hierarchy(root_fd, path, h, flags, ctx):
+def _mount_tmpfs(root_fd, path, flags):
     target = safepath.make_target(root_fd, path, True)
     try:
-        where = safepath.fd_path(target)
-        native.mount(ctx.cgroup_paths.get(h.key, h.mountpoint), where, None, MS_BIND)
-        if flags & MS_RDONLY:
-            _remount(root_fd, path, flags)
+        native.mount("tmpfs", safepath.fd_path(target), "tmpfs", flags, "mode=755")
     finally:
         os.close(target)
+
+
+def _mount_hierarchy(root_fd, path, h, flags, ctx, alone):
+    """Bind the container's own cgroup of hierarchy h at path. Where the container has none (a
+    rootless container gets no cgroups), nothing of the host's: the hierarchy's root would show
+    the host's whole tree. Its directory stays empty instead (alone: the only hierarchy, at
+    the mount's destination: an empty tmpfs)."""
+    own = ctx.cgroup_paths.get(h.key)
+    if own is None:
+        if alone:
+            _mount_tmpfs(root_fd, path, flags)
+        else:
+            os.close(safepath.make_target(root_fd, path, True))
+        return
+    target = safepath.make_target(root_fd, path, True)
+    try:
+        native.mount(own, safepath.fd_path(target), None, MS_BIND)
+    finally:
+        os.close(target)
+    _remount(root_fd, path, flags)
 
 
 def pivot(root_fd, no_pivot):

@@ -76,6 +76,36 @@ def test_limits_seen_from_outside_and_inside(runtime, make_bundle):
     assert "Read-only file system" in out.stdout
 
 
+@pytest.mark.parametrize("options, writable", [
+    (["nosuid", "noexec", "nodev", "relatime"], False),  # neither ro nor rw: read-only
+    (["nosuid", "noexec", "nodev", "relatime", "rw"], True),
+])
+def test_cgroup_mount_is_read_only_unless_it_says_rw(runtime, make_bundle, options, writable):
+    def edit(config):
+        with_resources({"pids": {"limit": 20}})(config)
+        for m in config["mounts"]:
+            if m["type"] == "cgroup":
+                m["options"] = options
+    name = cid("mnt")
+    runtime("run", "-d", "-b", make_bundle(["sleep", "60"], edit), name, check=True,
+            stdin=subprocess.DEVNULL)
+    pid = runtime.state(name)["pid"]
+    pids_max = "/sys/fs/cgroup/pids.max" if cgutil.is_v2("pids") else \
+        "/sys/fs/cgroup/pids/pids.max"
+    result = runtime("exec", name, "sh", "-c", f"echo 40 > {pids_max}")
+    mounts = [line.split() for line in inside(runtime, name, "cat /proc/self/mountinfo")
+              .splitlines() if line.split()[4].startswith("/sys/fs/cgroup")]
+    assert mounts
+    # Per-mount options (field 6): every mount of the view is rw, or every one is ro.
+    assert {m[5].split(",")[0] for m in mounts} == {"rw" if writable else "ro"}, mounts
+    if writable:
+        assert result.returncode == 0, result.stderr
+        assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "40"
+    else:
+        assert result.returncode != 0 and "Read-only file system" in result.stderr
+        assert cgutil.read(pid, "pids", "pids.max", "pids.max") == "20"
+
+
 def weight_file(pid):
     """The file that holds the container's blkio weight: v1's blkio.weight, or BFQ's
     blkio.bfq.weight on kernels without CFQ; v2's io.bfq.weight when BFQ is there, else

@@ -100,3 +100,33 @@ def test_rootless_with_subordinate_ids_uses_newuidmap(user, busybox_rootfs, user
     rows = [line.split() for line in result.stdout.splitlines()]
     assert rows == [["0", str(user.pw_uid), "1"], ["1", "300000", "65536"],
                     ["0", str(user.pw_gid), "1"], ["1", "300000", "65536"]]
+
+
+def test_a_rootless_cgroup_mount_shows_nothing_of_the_hosts_tree(user, busybox_rootfs,
+                                                                 user_bundle):
+    """A rootless container has no cgroups: its /sys/fs/cgroup has a directory per host
+    hierarchy, each empty, never the host's root cgroup (whose cgroup.procs lists every process
+    on the machine)."""
+    bundle = user_bundle
+    assert as_user(user, f"{PYRUNC} spec --rootless", bundle).returncode == 0
+    config = json.loads((bundle / "config.json").read_text())
+    config["root"]["path"] = busybox_rootfs
+    config["process"]["terminal"] = False
+    config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                             "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "ro"]})
+    config["process"]["args"] = ["sh", "-c", "ls /sys/fs/cgroup; echo --; ls -A /sys/fs/cgroup/*;"
+                                 " echo --; find /sys/fs/cgroup -name cgroup.procs"]
+    (bundle / "config.json").write_text(json.dumps(config))
+    result = as_user(user, f"{PYRUNC} run rootless-cg", bundle)
+    assert result.returncode == 0, result.stderr
+    listed, contents, procs = result.stdout.split("--\n")
+    from pyrunc.cgroups.layout import hierarchies
+    found = hierarchies()
+    unified_only = len(found) == 1 and found[0].fstype == "cgroup2"  # then an empty tmpfs
+    names = set() if unified_only else {os.path.basename(h.mountpoint) for h in found}
+    expected = names | {part for name in names for part in name.split(",")}  # + symlinks
+    assert set(listed.split()) == expected, listed
+    # `ls -A` of several directories prints only their names ("dir:") when they are empty.
+    assert all(line.endswith(":") for line in contents.split()), contents
+    assert procs == "", procs
+    os.rmdir(f"/tmp/pyrunc-{user.pw_uid}")
