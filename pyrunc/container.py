@@ -172,9 +172,11 @@ class Container:
                 console.close()
             st.unlock()
 
-    def _destroy(self, made_cgroups=None, poststop=False):
+    def _destroy(self, made_cgroups=None, poststop=False, strict=False):
         """Remove everything of this container: processes, cgroups, state dir; then run the
-        poststop hooks of a container that had started."""
+        poststop hooks of a container that had started. A cgroup that cannot be removed (a
+        process that will not leave) does not stop the rest: it is a warning, or with strict
+        (delete, whose caller must hear of it, as from runc) the error raised at the end."""
         st = self.state
         cgroup = cgroups.ContainerCgroup(st.data.get("cgroup_paths", {}))
         _signal_all(cgroup, signal.SIGKILL)  # first: it thaws a paused container
@@ -183,7 +185,7 @@ class Container:
             _signal_pid(pid, st.data.get("pid_start"), signal.SIGKILL)
             _wait_gone(pid, st.data.get("pid_start"))
         created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
-        cgroups.destroy(created, list(cgroup.paths.values()))
+        left = cgroups.destroy(created, list(cgroup.paths.values()))
         if "network" in st.data:
             from pyrunc.network import attach
             attach.detach(self.id, st.data["network"], st.root)
@@ -192,6 +194,10 @@ class Container:
             from pyrunc import hooks
             hooks.run_hooks(st.data.get("config", {}), "poststop",
                             dict(st.oci_state(), status=STOPPED))
+        if left is not None:
+            if strict:
+                raise left
+            log.warning(str(left))
 
     # -- start / run -----------------------------------------------------------------------------
 
@@ -371,7 +377,7 @@ class Container:
                 raise StateError(f"cannot delete container {self.id} that is not stopped: {status}")
             if status == CREATING and not force and st.data.get("pid"):
                 raise StateError(f"cannot delete container {self.id} that is being created")
-            self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED))
+            self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED), strict=True)
         finally:
             st.unlock()
 

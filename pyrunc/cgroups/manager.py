@@ -13,6 +13,9 @@ from pyrunc import log
 from pyrunc.cgroups import layout
 from pyrunc.cgroups.files import CgroupDir, CgroupError, PlannedDir
 
+# How often create() walks a path again after a parent vanished under it (see _make).
+CREATE_ATTEMPTS = 5
+
 
 def _controllers():
     """(module, v1 subsystem, v2 controller) in the order their files are written: cpuset
@@ -140,11 +143,28 @@ class ContainerCgroup:
         created = []
         try:
             for key, directory in self.paths.items():
-                missing = []
-                d = directory
-                while not os.path.isdir(d):
-                    missing.append(d)
-                    d = os.path.dirname(d)
+                self._make(key, directory, created)
+        except OSError as e:
+            destroy(created)
+            raise CgroupError("linux.cgroupsPath", f"cannot create {e.filename}: {e.strerror}") \
+                from None
+        except BaseException:
+            destroy(created)
+            raise
+        return created
+
+    def _make(self, key, directory, created):
+        """Make one hierarchy's directory and its missing parents, adding what was made to
+        created. A parent that another container made is removed by that container's delete
+        once it is empty, which may happen between our look and our mkdir below it (ENOENT):
+        then the walk starts again from what is left."""
+        for attempt in range(CREATE_ATTEMPTS):
+            missing = []
+            d = directory
+            while not os.path.isdir(d):
+                missing.append(d)
+                d = os.path.dirname(d)
+            try:
                 for d in reversed(missing):
                     try:
                         os.mkdir(d, 0o755)
@@ -157,14 +177,10 @@ class ContainerCgroup:
                     elif "cpuset" in key.split(","):
                         from pyrunc.cgroups import cpuset
                         cpuset.inherit(CgroupDir(d, 1), CgroupDir(parent, 1))
-        except OSError as e:
-            destroy(created)
-            raise CgroupError("linux.cgroupsPath", f"cannot create {e.filename}: {e.strerror}") \
-                from None
-        except BaseException:
-            destroy(created)
-            raise
-        return created
+                return
+            except FileNotFoundError:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
 
     def join(self, pid):
         for directory in self.paths.values():
@@ -176,14 +192,16 @@ class ContainerCgroup:
                     from None
 
     def pids(self):
-        """Every pid in the container's cgroups (the union over hierarchies)."""
+        """Every pid in the container's cgroups and in the cgroups made below them (the union
+        over hierarchies), as runc counts them for ps and kill --all."""
         found = set()
         for directory in self.paths.values():
-            try:
-                with open(os.path.join(directory, "cgroup.procs")) as f:
-                    found.update(int(line) for line in f if line.strip())
-            except OSError:
-                continue
+            for path, _dirs, _files in os.walk(directory):
+                try:
+                    with open(os.path.join(path, "cgroup.procs")) as f:
+                        found.update(int(line) for line in f if line.strip())
+                except OSError:
+                    continue
         return sorted(found)
 
     # -- freezer ---------------------------------------------------------------------------------
@@ -249,18 +267,49 @@ def _enable_controllers(parent):
                 log.debug(f"cgroup: {parent}: cannot enable {controller}: {e}")
 
 
+class CgroupsLeftError(CgroupError):
+    """Some of the container's own cgroups could not be removed (a process still in them)."""
+
+    def __init__(self, left, timeout):
+        self.left = list(left)
+        super().__init__("", f"cgroup {', '.join(self.left)}: still in use after {timeout:g} s, "
+                         "left in place")
+
+
 def destroy(created, leaves=(), timeout=5.0):
-    """Remove the directories we made, deepest first. The container's own cgroups (leaves) are
-    waited for until their last process has left; a parent another container still uses stays."""
+    """Remove the directories we made, deepest first. The container's own cgroups (leaves)
+    lose the child cgroups made inside them first (a container with a writable cgroup mount may
+    make some), and are waited for until their last process has left; a parent another
+    container still uses stays. Returns the CgroupsLeftError for the leaves (or their children)
+    that could not be removed, None when all went; the caller reports it."""
     deadline = time.monotonic() + timeout
+    left = []
     for d in sorted(created, key=lambda p: p.count("/"), reverse=True):
-        while True:
-            try:
-                os.rmdir(d)
+        if d not in leaves:
+            _rmdir(d, None)
+            continue
+        for directory in _children_first(d):
+            if not _rmdir(directory, deadline):
+                left.append(directory)
                 break
-            except FileNotFoundError:
-                break
-            except OSError as e:
-                if e.errno != errno.EBUSY or d not in leaves or time.monotonic() > deadline:
-                    break
-                time.sleep(0.01)
+    return CgroupsLeftError(left, timeout) if left else None
+
+
+def _children_first(directory):
+    """directory's descendants, deepest first, then directory itself."""
+    found = [path for path, _dirs, _files in os.walk(directory, topdown=False)]
+    return found or [directory]
+
+
+def _rmdir(directory, deadline):
+    """rmdir; a busy cgroup is retried until deadline (None: not at all). True if it is gone."""
+    while True:
+        try:
+            os.rmdir(directory)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as e:
+            if e.errno != errno.EBUSY or deadline is None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)

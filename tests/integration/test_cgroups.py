@@ -3,6 +3,7 @@ container's processes) and from inside (the container reads its own /sys/fs/cgro
 enforcement (pids, memory, devices), the cgroup verbs, cgroupsPath forms, and refusals that
 leave nothing behind. Written for any layout: the pure cgroup v2 guest (scripts/vm-v2) runs
 these same tests."""
+import concurrent.futures
 import json
 import os
 import signal
@@ -421,6 +422,79 @@ def test_absolute_cgroups_path_makes_and_removes_parents(runtime, make_bundle):
     assert dirs and all(d.endswith(f"/{top}/pod/ctr") for d in dirs)
     runtime("delete", "--force", name, check=True)
     assert not any(os.path.exists(d.rsplit("/pod/ctr", 1)[0]) for d in dirs)
+
+
+def test_containers_sharing_a_new_parent_come_and_go_in_parallel(runtime, make_bundle):
+    """20 containers under one parent that none of them finds: a run makes it if missing and
+    its delete removes it if empty, maybe just before another run makes its cgroup in it (see
+    the unit test of that race). Every run succeeds and leaves no cgroup of its own; the
+    parent stays only when its maker left while another container still used it (as runc
+    leaves parents), and then empty."""
+    top = f"pyrunc-shared-{uuid.uuid4().hex[:6]}"
+    bundles = {i: make_bundle(["true"], with_resources({"pids": {"limit": 5}},
+                                                       cgroupsPath=f"/{top}/c{i}"),
+                              name=f"bundle{i}") for i in range(20)}
+
+    def runs(i):
+        return [runtime("run", "-b", bundles[i], cid(f"sh{i}"), stdin=subprocess.DEVNULL)
+                for _ in range(3)]
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        results = [r for rs in pool.map(runs, range(20)) for r in rs]
+    assert [r.returncode for r in results] == [0] * 60, [r.stderr for r in results
+                                                         if r.returncode]
+    from pyrunc.cgroups.layout import hierarchies
+    for parent in [os.path.join(h.mountpoint, top) for h in hierarchies()]:
+        if os.path.exists(parent):
+            assert [e.name for e in os.scandir(parent) if e.is_dir()] == [], parent
+            os.rmdir(parent)
+
+
+def test_child_cgroups_made_inside_go_with_the_container(runtime, make_bundle):
+    """With a writable cgroup mount the container makes a cgroup of its own and moves a
+    process into it: ps and kill --all count that process, delete removes that cgroup first."""
+    def edit(config):
+        for m in config["mounts"]:
+            if m["type"] == "cgroup":
+                m["options"] = ["nosuid", "noexec", "nodev", "rw"]
+    own = "/sys/fs/cgroup" if cgutil.is_v2("pids") else "/sys/fs/cgroup/pids"
+    script = (f"mkdir {own}/sub && sh -c 'echo $$ > {own}/sub/cgroup.procs; exec sleep 60' & "
+              "exec sleep 60")
+    name = cid("sub")
+    runtime("run", "-d", "-b", make_bundle(["sh", "-c", script], edit), name, check=True,
+            stdin=subprocess.DEVNULL)
+    pid = runtime.state(name)["pid"]
+    directory, _ = cgutil.cgroup_of(pid, "pids")
+    sub = os.path.join(directory, "sub")
+    assert wait_until(lambda: os.path.exists(sub) and cgutil.read(pid, "pids", "sub/cgroup.procs",
+                                                                  "sub/cgroup.procs"))
+    nested = int(cgutil.read(pid, "pids", "sub/cgroup.procs", "sub/cgroup.procs"))
+    assert sorted(json.loads(runtime("ps", "--format", "json", name, check=True).stdout)) == \
+        sorted([pid, nested])
+    runtime("delete", "--force", name, check=True)
+    assert not os.path.exists(sub) and not os.path.exists(directory)
+
+
+def test_delete_reports_a_cgroup_it_cannot_remove(runtime, make_bundle):
+    """A cgroup that stays busy (here a mount on its directory, which makes rmdir fail with
+    EBUSY as a process that does not leave would) is waited for, then named in delete's error;
+    the rest of the container goes."""
+    name, pid = started(runtime, make_bundle, ["sleep", "60"], {"pids": {"limit": 5}})
+    directory, _ = cgutil.cgroup_of(pid, "pids")
+    others = [d for d in cgutil.all_cgroup_dirs(pid) if d != directory]
+    subprocess.run(["mount", "--bind", directory, directory], check=True)
+    try:
+        start = time.monotonic()
+        result = runtime("delete", "--force", name)
+        assert time.monotonic() - start >= 5
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == [
+            f"pyrunc: cgroup {directory}: still in use after 5 s, left in place"], result.stderr
+        assert runtime.ids() == [] and not any(os.path.exists(d) for d in others)
+        assert os.path.isdir(directory)
+    finally:
+        subprocess.run(["umount", directory], check=True)
+    os.rmdir(directory)
 
 
 def test_relative_cgroups_path_is_under_our_own_cgroup(runtime, make_bundle):

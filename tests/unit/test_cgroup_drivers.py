@@ -265,3 +265,67 @@ def test_manager_kernel_refusal_names_the_field(tmp_path):
     cg = ContainerCgroup({"pids": d.path})
     with pytest.raises(CgroupError, match=r"^linux.resources.pids.limit: the kernel refused '5'"):
         cg.apply({"pids": {"limit": 5}}, updating=True)
+
+
+def test_create_walks_again_when_a_shared_parent_vanishes(tmp_path, monkeypatch):
+    """Another container made the parent; its delete removes it (empty) between our look and
+    our mkdir of the child, which then fails with ENOENT: create makes the parent again."""
+    import os
+    from pyrunc.cgroups import manager
+    parent = tmp_path / "pids" / "pod"
+    parent.mkdir(parents=True)
+    child = parent / "ctr"
+    real_mkdir = os.mkdir
+    removed = []
+
+    def racing_mkdir(path, mode=0o777):
+        if str(path) == str(child) and not removed:
+            os.rmdir(parent)  # the other container's delete, just in time
+            removed.append(path)
+        return real_mkdir(path, mode)
+
+    monkeypatch.setattr(manager.os, "mkdir", racing_mkdir)
+    created = ContainerCgroup({"pids": str(child)}).create()
+    assert removed and created == [str(parent), str(child)] and child.is_dir()
+
+
+def test_create_gives_up_when_the_parent_keeps_vanishing(tmp_path, monkeypatch):
+    import os
+    from pyrunc.cgroups import manager
+    parent = tmp_path / "pids" / "pod"
+    parent.mkdir(parents=True)
+    real_mkdir = os.mkdir
+    tries = []
+
+    def always_racing(path, mode=0o777):
+        if str(path) == str(parent / "ctr"):
+            tries.append(path)
+            os.rmdir(parent)
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(manager.os, "mkdir", always_racing)
+    with pytest.raises(CgroupError, match=r"^linux.cgroupsPath: cannot create .*/pod/ctr: No "):
+        ContainerCgroup({"pids": str(parent / "ctr")}).create()
+    assert len(tries) == manager.CREATE_ATTEMPTS and not parent.exists()
+
+
+def test_destroy_removes_child_cgroups_and_reports_what_stays(tmp_path):
+    """The container's own cgroup loses the cgroups made inside it, deepest first; one that
+    cannot go is reported by name (a plain directory with a file in it stands in for a busy
+    cgroup: its rmdir fails at once, without the wait for EBUSY); a parent still in use by
+    another container stays silently."""
+    from pyrunc.cgroups import manager
+    parent = tmp_path / "pids" / "pod"
+    mine, nested = parent / "a", parent / "a" / "sub" / "deeper"
+    stuck, other = parent / "b", parent / "c"
+    for d in (nested, stuck, other):
+        d.mkdir(parents=True)
+    (stuck / "cgroup.procs").write_text("")
+    created = [str(parent), str(mine), str(stuck)]
+    left = manager.destroy(created, leaves=[str(mine), str(stuck)], timeout=0.1)
+    assert not mine.exists() and stuck.is_dir() and other.is_dir()
+    assert isinstance(left, manager.CgroupsLeftError) and left.left == [str(stuck)]
+    assert str(left) == f"cgroup {stuck}: still in use after 0.1 s, left in place"
+    other.rmdir()
+    (stuck / "cgroup.procs").unlink()
+    assert manager.destroy(created, leaves=[str(stuck)]) is None and not parent.exists()
