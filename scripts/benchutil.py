@@ -3,6 +3,7 @@ config, so that every runtime gets the same runc-shaped one, over a given rootfs
 and the removal of their work directory. Imported by those scripts from their own directory;
 not part of the pyrunc package."""
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -38,3 +39,9 @@ def remove_workdir(path: str) -> None:
               f"{' '.join(mounted)}", file=sys.stderr)
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def p90(samples: list[float]) -> float:
+    """The 90th percentile (nearest rank)."""
+    ordered = sorted(samples)
+    return ordered[math.ceil(0.9 * len(ordered)) - 1]

@@ -33,7 +33,8 @@ pytestmark = pytest.mark.engine
 
 def podman(*args, timeout=120, input=None):
     env = dict(os.environ, CONTAINERS_CONF=CONF)
-    argv = [PODMAN, "--runtime", PYRUNC, "--cgroup-manager=cgroupfs", "--events-backend=file",
+    # "pyrunc" by name: the runtime entry of the conf, the README's podman snippet.
+    argv = [PODMAN, "--runtime", "pyrunc", "--cgroup-manager=cgroupfs", "--events-backend=file",
             *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
                           input=input, stdin=None if input is not None else subprocess.DEVNULL)

@@ -25,3 +25,14 @@ def test_readme_starts_with_the_two_setup_commands():
     assert "scripts/install" in block[1] and "scripts/test" in block[1]
     ci = (README.parent / ".ci" / "run").read_text()
     assert "scripts/install && scripts/test" in ci
+
+
+def test_readme_shows_the_engine_snippets_the_tests_use():
+    """Every file under scripts/engines (the daemons of the engine tests start from them)
+    appears whole in the README, so the documented configuration cannot drift from the
+    tested one."""
+    text = README.read_text()
+    snippets = sorted((README.parent / "scripts" / "engines").iterdir())
+    assert len(snippets) == 4, snippets
+    for path in snippets:
+        assert path.read_text().rstrip("\n") + "\n```" in text, f"{path.name} not in README"
