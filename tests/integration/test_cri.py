@@ -16,7 +16,7 @@ from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from cgutil import read
-from conftest import wait_until
+from conftest import read_file, wait_until
 from engineutil import SNIPPETS, Containerd, remove_cgroup_tree
 from imageutil import write_image_archive
 from netutil import bridge_ports
@@ -120,6 +120,13 @@ class Cri:
         netns_dir = self.daemon.dir / "state" / "io.containerd.grpc.v1.cri" / "netns"
         if netns_dir.is_dir() and os.listdir(netns_dir):
             left.append(f"netns: {os.listdir(netns_dir)}")
+        tasks = str(self.daemon.dir / "state" / "io.containerd.runtime.v2.task")
+        with open("/proc/self/mountinfo") as f:
+            left += [f"mount: {line.split()[4]}" for line in f if tasks in line.split()[4]]
+        for entry in os.listdir("/proc"):
+            cgroup = read_file(f"/proc/{entry}/cgroup", "r") if entry.isdigit() else None
+            if cgroup and f"/{self.cgroup_parent}/" in cgroup:
+                left.append(f"process {entry}: {read_file(f'/proc/{entry}/cmdline')!r}")
         return left
 
 
@@ -164,6 +171,9 @@ def test_a_pod_of_two_containers(crid):
     client = crid.create_and_start(pod, pod_config, "client", ["sleep", "1000"])
     containers = [web, client]
     try:
+        # The leftover check sees a live pod in every place it looks.
+        seen = {line.split(":")[0].split()[0] for line in crid.leftovers()}
+        assert seen >= {"pyrunc", "cgroup", "bridge", "lease", "netns", "mount", "process"}, seen
         # One network namespace for the pod: the client reaches the web server on localhost,
         # and both see the address pyrunc-cni gave the sandbox.
         assert wait_until(lambda: crid.exec_sync(
