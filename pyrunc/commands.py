@@ -70,6 +70,11 @@ def cmd_kill(g, o):
 
 
 def cmd_delete(g, o):
+    if o.get("force") and not os.path.isdir(
+            state_mod.ContainerState(_root(g), o["container_id"]).dir):
+        # runc: delete --force of a missing container is not an error. containerd's shim
+        # asks for it after every delete, so it is answered before importing the rest.
+        return 0
     from pyrunc.container import Container
     from pyrunc.errors import ContainerNotFoundError
     try:
@@ -106,13 +111,13 @@ def _write_table(rows):
 
 def cmd_network_ls(g, o):
     from pyrunc.network import show
-    networks = show.describe_all(_root(g))
+    networks = show.describe_all()
     if o.get("format") == "json":
         sys.stdout.write(jsonio.dumps(networks) + "\n")
         return 0
     rows = [("NAME", "BRIDGE", "SUBNETS", "LEASES")]
     rows += [(n["name"], n["bridge"], ",".join(s["subnet"] for s in n["subnets"]),
-              str(len({l["container"] + "/" + l["ifname"] for l in n["leases"]})))
+              str(len({(l["root"], l["container"], l["ifname"]) for l in n["leases"]})))
              for n in networks]
     _write_table(rows)
     return 0
@@ -120,7 +125,7 @@ def cmd_network_ls(g, o):
 
 def cmd_network_inspect(g, o):
     from pyrunc.network import show
-    sys.stdout.write(jsonio.dumps(show.describe_one(o["name"], _root(g))) + "\n")
+    sys.stdout.write(jsonio.dumps(show.describe_one(o["name"])) + "\n")
     return 0
 
 
