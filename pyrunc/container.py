@@ -187,8 +187,8 @@ class Container:
         created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
         left = cgroups.destroy(created, list(cgroup.paths.values()))
         if "network" in st.data:
-            from pyrunc.network import attach
-            attach.detach(self.id, st.data["network"], st.root)
+            from pyrunc.network import attach, ipam
+            attach.detach(self.id, st.data["network"], ipam.Book.host(st.root))
         st.remove()
         if poststop:
             from pyrunc import hooks

@@ -5,7 +5,8 @@ eth0 on the first network, eth1 on the second... (`pyrunc.network.hosts: "true"`
 /etc/hosts and /etc/hostname). create does it in two steps: reserve() leases the addresses
 before anything is forked (a full subnet fails there, with nothing made), connect() wires the
 links once the init's network namespace exists. detach() undoes both from the record kept in
-the container's state, or from the container id alone after a crash.
+the container's state, or from the container id alone after a crash. Leases go through an
+ipam.Book: the host-wide one of the container's state root, or pyrunc-cni's dataDir.
 
 The record (plain data, in state.json): {"interfaces": [{"network", "ifname", "host_ifname",
 "bridge", "persistent", "addresses": ["10.213.0.2/24", ...], "gateways": [...]}]}.
@@ -47,34 +48,38 @@ def load_networks(names):
     return settings.select(networks, names)
 
 
-def host_ifname(container_id, ifname):
-    return links.host_veth_name(f"{container_id}/{ifname}")
+def host_ifname(container_id, ifname, root=None):
+    """The host end's name, derived from what names the attachment, so that it is found again
+    after a crash: the container's id and interface, and for pyrunc's own networks its state
+    root too (one id may live in two roots; pyrunc-cni's ids are its runtime's)."""
+    return links.host_veth_name(f"{container_id}/{ifname}" if root is None
+                                else f"{root}/{container_id}/{ifname}")
 
 
-def reserve(container_id, networks, root, ifnames=None):
-    """Lease the addresses of every interface (all or none); return the record. The
+def reserve(container_id, networks, book, ifnames=None):
+    """Lease the addresses of every interface (all or none) in book; return the record. The
     interfaces are eth0, eth1... unless ifnames are given."""
     ifnames = ifnames or [f"eth{i}" for i in range(len(networks))]
     requests = list(zip(networks, ifnames))
-    with ipam.Locked(root):
-        allocated = ipam.allocate(root, container_id, requests)
+    with book.locked():
+        allocated = book.allocate(container_id, requests)
     return {"interfaces": [
         {"network": network.name, "ifname": ifname,
-         "host_ifname": host_ifname(container_id, ifname),
+         "host_ifname": host_ifname(container_id, ifname, book.root),
          "bridge": network.bridge, "persistent": network.persistent,
          "addresses": [str(a) for a in allocated[ifname]],
          "gateways": [str(s.gateway) for s in network.subnets]}
         for network, ifname in requests]}
 
 
-def connect(record, networks, netns_path, root, loopback=True, default_route=True, routes=()):
+def connect(record, networks, netns_path, book, loopback=True, default_route=True, routes=()):
     """Bridges (made if missing), veth pairs, addresses and default routes (through the first
     interface) for the record's interfaces inside the namespace at netns_path; routes: more
     (destination, gateway or None) for the first interface. Records each interface's MAC.
-    Under the root's network lock: a detach meanwhile must not delete a bridge this is about
-    to use."""
+    Under the book's lock (host-wide for pyrunc's own networks): a detach meanwhile must not
+    delete a bridge this is about to use."""
     import ipaddress
-    with ipam.Locked(root):
+    with book.locked():
         ipr = links.iproute()
         inner = None
         try:
@@ -103,35 +108,40 @@ def connect(record, networks, netns_path, root, loopback=True, default_route=Tru
 
 
 def attach(container_id, netns_path, names, root):
-    """reserve() + connect() for API users who made the namespace themselves; on failure
-    nothing is left. Returns the record to give to detach()."""
+    """reserve() + connect() for API users who made the namespace themselves (root: their
+    state root, whose containers the leases are); on failure nothing is left. Returns the
+    record to give to detach(container_id, record, ipam.Book.host(root))."""
     networks = load_networks(names)
-    record = reserve(container_id, networks, root)
+    book = ipam.Book.host(root)
+    record = reserve(container_id, networks, book)
     try:
-        return connect(record, networks, netns_path, root)
+        return connect(record, networks, netns_path, book)
     except BaseException:
-        detach(container_id, record, root)
+        detach(container_id, record, book)
         raise
 
 
-def detach(container_id, record, root, ifname=None):
+def detach(container_id, record, book, ifname=None):
     """Remove the container's host veths (the container's ends go with them), release its
-    leases and delete bridges left without ports unless persistent. record may be None (a
-    crash before it was written): the leases are then found by container id, the veths by the
-    names derived from it. ifname: only that interface (CNI's DEL)."""
+    leases in book and delete bridges left without ports unless persistent. record may be
+    None (a crash before it was written): the leases are then found by container id, the
+    veths by the names derived from it. ifname: only that interface (CNI's DEL)."""
     interfaces = list((record or {}).get("interfaces", []))
-    with ipam.Locked(root):
-        released = ipam.release(root, container_id, ifname)
+    with book.locked():
+        released = book.release(container_id, ifname)
         known = {i["ifname"] for i in interfaces}
         bridges = {i["bridge"]: i["persistent"] for i in interfaces}
-        orphans = sorted({(name, lease.ifname) for name, lease in released
+        orphans = sorted({(bridge, lease.ifname) for bridge, lease in released
                           if lease.ifname not in known})
         if orphans:
-            bridges.update(_bridges_of([name for name, _ in orphans]))
+            bridges.update(_persistence_of([bridge for bridge, _ in orphans]))
+        veths = {i.get("host_ifname") or host_ifname(container_id, i["ifname"], book.root)
+                 for i in interfaces}
+        veths |= {host_ifname(container_id, orphan, book.root) for _, orphan in orphans}
         ipr = links.iproute()
         try:
-            for ifname in known | {ifname for _, ifname in orphans}:
-                links.delete_link(ipr, host_ifname(container_id, ifname))
+            for veth in sorted(veths):
+                links.delete_link(ipr, veth)
             for bridge, persistent in sorted(bridges.items()):
                 if not persistent:
                     links.remove_bridge_if_unused(ipr, bridge)
@@ -141,14 +151,15 @@ def detach(container_id, record, root, ifname=None):
             ipr.close()
 
 
-def _bridges_of(network_names):
-    """{bridge: persistent} of networks known only by name (a crash left no record); settings
-    that no longer load leave the bridges alone."""
+def _persistence_of(bridges):
+    """{bridge: persistent} of bridges known only from leases (a crash left no record), from
+    the networks of the settings; a bridge no network names, or settings that no longer load,
+    leave the bridge alone."""
     try:
         networks = settings.load()
     except PyruncError:
         return {}
-    return {networks[n].bridge: networks[n].persistent for n in network_names if n in networks}
+    return {n.bridge: n.persistent for n in networks.values() if n.bridge in bridges}
 
 
 # -- create's side -------------------------------------------------------------------------------
@@ -156,14 +167,14 @@ def _bridges_of(network_names):
 class Plan:
     """The networking of one container being created: reserve() done, connect(pid) to come."""
 
-    def __init__(self, container_id, root, networks, record):
+    def __init__(self, container_id, book, networks, record):
         self.container_id = container_id
-        self.root = root
+        self.book = book
         self.networks = networks
         self.record = record
 
     def connect(self, pid):
-        return connect(self.record, self.networks, f"/proc/{pid}/ns/net", self.root)
+        return connect(self.record, self.networks, f"/proc/{pid}/ns/net", self.book)
 
 
 def plan_for_create(container_id, config, root, state_dir, rootless, on_record):
@@ -188,11 +199,12 @@ def plan_for_create(container_id, config, root, state_dir, rootless, on_record):
         raise ConfigError(f"annotations.{ANNOTATION}", "networks need root (rootless "
                           "containers cannot create bridges and veths)")
     networks = load_networks(names)
-    record = reserve(container_id, networks, root)
+    book = ipam.Book.host(root)
+    record = reserve(container_id, networks, book)
     on_record(record)
     if hosts:
         _add_hosts_files(config, record, state_dir, container_id)
-    return Plan(container_id, root, networks, record)
+    return Plan(container_id, book, networks, record)
 
 
 def _add_hosts_files(config, record, state_dir, container_id):

@@ -119,8 +119,8 @@ def dispatch(request):
 # -- the network configuration ------------------------------------------------------------------
 
 def parse_network(config, check_routes=True):
-    """(Network, data dir, routes) from the CNI configuration, through pyrunc's own settings
-    checks (the host's routes included)."""
+    """(Network, lease book of the data dir, routes) from the CNI configuration, through
+    pyrunc's own settings checks (the host's routes included)."""
     from pyrunc.errors import SettingsError
     from pyrunc.network import links, settings
     if config.get("ipMasq"):
@@ -163,7 +163,13 @@ def parse_network(config, check_routes=True):
                            ipaddress.ip_address(route["gw"]) if route.get("gw") else None))
         except (KeyError, TypeError, ValueError) as e:
             raise CniError(INVALID_CONFIG, f"ipam.routes[{i}]: {e}") from None
-    return network, ipam.get("dataDir") or DEFAULT_DATA_DIR, routes
+    return network, _book(ipam), routes
+
+
+def _book(ipam):
+    """The leases in ipam.dataDir: CNI's container ids are its runtime's, no state root's."""
+    from pyrunc.network import ipam as leases
+    return leases.Book(ipam.get("dataDir") or DEFAULT_DATA_DIR)
 
 
 def _is_network(text):
@@ -200,16 +206,16 @@ def cmd_add(request):
     request.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")
     if not os.path.exists(request.netns):
         raise CniError(INVALID_ENV, f"CNI_NETNS: {request.netns}: no such namespace")
-    network, root, routes = parse_network(request.config)
+    network, book, routes = parse_network(request.config)
     try:
-        record = attach.reserve(request.container_id, [network], root, [request.ifname])
+        record = attach.reserve(request.container_id, [network], book, [request.ifname])
     except NetworkError as e:
         raise CniError(IPAM_FAILURE, str(e)) from None
     try:
-        attach.connect(record, [network], request.netns, root, loopback=False,
+        attach.connect(record, [network], request.netns, book, loopback=False,
                        default_route=bool(request.config.get("isDefaultGateway")), routes=routes)
     except BaseException:
-        attach.detach(request.container_id, record, root, request.ifname)
+        attach.detach(request.container_id, record, book, request.ifname)
         raise
     return result_of(request, network, record["interfaces"][0], routes)
 
@@ -241,27 +247,27 @@ def cmd_del(request):
     from pyrunc.network import attach
     request.require("CNI_CONTAINERID", "CNI_IFNAME")
     try:
-        network, root, _ = parse_network(request.config, check_routes=False)
+        network, book, _ = parse_network(request.config, check_routes=False)
         record = {"interfaces": [{"ifname": request.ifname, "bridge": network.bridge,
                                   "persistent": network.persistent,
                                   "host_ifname": attach.host_ifname(request.container_id,
                                                                     request.ifname)}]}
     except CniError:
         # A configuration that no longer parses still lets the leases and the veth go.
-        root = ((request.config.get("ipam") or {}).get("dataDir") or DEFAULT_DATA_DIR)
+        book = _book(request.config.get("ipam") or {})
         record = None
-    attach.detach(request.container_id, record, root, request.ifname)
+    attach.detach(request.container_id, record, book, request.ifname)
     return None
 
 
 def cmd_check(request):
-    from pyrunc.network import ipam, links
+    from pyrunc.network import links
     request.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")
     if "prevResult" not in request.config:
         raise CniError(INVALID_CONFIG, "prevResult: required by CHECK")
-    network, root, _ = parse_network(request.config, check_routes=False)
-    leased = {str(l.address) for l in ipam.read(root, network.name).leases
-              if l.container_id == request.container_id and l.ifname == request.ifname}
+    network, book, _ = parse_network(request.config, check_routes=False)
+    leased = {str(l.address) for l in book.read(network.bridge).leases
+              if book.holds(l, request.container_id, request.ifname)}
     if not leased:
         raise CniError(UNKNOWN_CONTAINER, f"no lease for {request.container_id} "
                        f"{request.ifname} on {network.name}")
@@ -296,27 +302,27 @@ def cmd_check(request):
 
 def cmd_status(request):
     """1.1.0: ready when the lease directory can be written."""
-    _, root, _ = parse_network(request.config, check_routes=False)
-    os.makedirs(root, mode=0o711, exist_ok=True)
-    if not os.access(root, os.W_OK):
-        raise CniError(TRY_AGAIN_LATER, f"{root}: not writable")
+    _, book, _ = parse_network(request.config, check_routes=False)
+    os.makedirs(book.directory, mode=0o711, exist_ok=True)
+    if not os.access(book.directory, os.W_OK):
+        raise CniError(TRY_AGAIN_LATER, f"{book.directory}: not writable")
     return None
 
 
 def cmd_gc(request):
     """1.1.0: release the leases (and host veths) of attachments the runtime no longer knows."""
-    from pyrunc.network import attach, ipam
-    network, root, _ = parse_network(request.config, check_routes=False)
+    from pyrunc.network import attach
+    network, book, _ = parse_network(request.config, check_routes=False)
     valid = {(a.get("containerID"), a.get("ifname"))
              for a in request.config.get("cni.dev/valid-attachments") or []}
-    with ipam.Locked(root):
-        stale = sorted({(l.container_id, l.ifname) for l in ipam.read(root, network.name).leases
+    with book.locked():
+        stale = sorted({(l.container_id, l.ifname) for l in book.read(network.bridge).leases
                         if (l.container_id, l.ifname) not in valid})
     for container_id, ifname in stale:
         record = {"interfaces": [{"ifname": ifname, "bridge": network.bridge,
                                   "persistent": network.persistent,
                                   "host_ifname": attach.host_ifname(container_id, ifname)}]}
-        attach.detach(container_id, record, root, ifname)
+        attach.detach(container_id, record, book, ifname)
     return None
 
 

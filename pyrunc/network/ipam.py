@@ -1,16 +1,19 @@
-"""Address leases: one text file per network under a state root, changed only under a lock.
+"""Address leases: one text file per bridge in a lease directory, changed only under a lock.
 
-<root>/network@<name>.leases holds one lease a line, `<container id> <ifname> <address>`, and
-a `last<4|6> <address>` line per family: the address given last. The next lease is searched
-from there, round robin, so a released address is not given again until the range has wrapped.
-Leases are keyed by container id and interface, so `delete --force` of a container whose state
-was never written (a crash) still releases its addresses by id.
+A bridge is one broadcast domain, whichever state root (--root) its containers come from, so
+pyrunc's own networks keep their leases host-wide: /run/pyrunc-networks/<bridge>.leases
+(Book.host). Container ids are unique only within one state root, so each lease names its root
+too: `<container id> <ifname> <address> <root>` (the root %-quoted). pyrunc-cni keeps its leases
+in its configuration's dataDir, as CNI's host-local does, without a root (Book(dataDir)).
 
-The file is a file, not a directory, so `pyrunc list` never takes it for a container; '@' is
-not allowed in container ids, so no container's directory can take its name. The lock is a
-flock on the root directory itself: container locks are flocks on their own directories, so
-the two never meet. A lease file with no leases left is removed only by remove_empty(), for
-the tests: in use, it keeps its `last` lines, and with them the round robin.
+A `last<4|6> <address>` line per family holds the address given last: the next lease is searched
+from there, round robin, so a released address is not given again until the range has wrapped,
+while the bridge has leases at all; the file goes with its last lease. Leases are keyed by
+container id and interface, so `delete --force` of a container whose state was never written (a
+crash) still releases its addresses by id.
+
+The lock is a flock on the lease directory itself, which is never removed (every process then
+locks the same inode); container locks are flocks on their own state directories, elsewhere.
 """
 import fcntl
 import ipaddress
@@ -18,26 +21,37 @@ import os
 
 from pyrunc.errors import NetworkError
 
+HOST_DIR = "/run/pyrunc-networks"
 SUFFIX = ".leases"
-PREFIX = "network@"
 
 
 class Lease:
-    def __init__(self, container_id, ifname, address):
+    def __init__(self, container_id, ifname, address, root=None):
         self.container_id = container_id
         self.ifname = ifname
         self.address = address  # an ipaddress object
+        self.root = root  # the state root of a pyrunc container; None for pyrunc-cni
 
     def __eq__(self, other):
-        return (self.container_id, self.ifname, self.address) == (
-            other.container_id, other.ifname, other.address)
+        return (self.container_id, self.ifname, self.address, self.root) == (
+            other.container_id, other.ifname, other.address, other.root)
 
     def __repr__(self):
-        return f"Lease({self.container_id} {self.ifname} {self.address})"
+        return f"Lease({self.container_id} {self.ifname} {self.address} {self.root})"
+
+
+def _quote(path):
+    from urllib.parse import quote
+    return quote(path, safe="/")
+
+
+def _unquote(text):
+    from urllib.parse import unquote
+    return unquote(text)
 
 
 class LeaseFile:
-    """The parsed content of one network's lease file."""
+    """The parsed content of one bridge's lease file."""
 
     def __init__(self, leases=(), last=None):
         self.leases = list(leases)
@@ -53,48 +67,37 @@ class LeaseFile:
             try:
                 if len(fields) == 2 and fields[0] in ("last4", "last6"):
                     result.last[int(fields[0][-1])] = ipaddress.ip_address(fields[1])
-                elif len(fields) == 3:
+                elif len(fields) in (3, 4):
+                    root = _unquote(fields[3]) if len(fields) == 4 else None
                     result.leases.append(Lease(fields[0], fields[1],
-                                               ipaddress.ip_address(fields[2])))
+                                               ipaddress.ip_address(fields[2]), root))
                 else:
-                    raise ValueError("expected `<id> <ifname> <address>`")
+                    raise ValueError("expected `<id> <ifname> <address> [<root>]`")
             except ValueError as e:
                 raise NetworkError(f"lease file line {number}: {e}") from None
         return result
 
     def render(self):
         lines = [f"last{v} {a}" for v, a in sorted(self.last.items())]
-        lines += [f"{l.container_id} {l.ifname} {l.address}" for l in self.leases]
+        lines += [f"{l.container_id} {l.ifname} {l.address}"
+                  + (f" {_quote(l.root)}" if l.root is not None else "") for l in self.leases]
         return "".join(line + "\n" for line in lines)
 
     def taken(self):
         return {l.address for l in self.leases}
 
 
-def lease_path(root, network_name):
-    return os.path.join(root, f"{PREFIX}{network_name}{SUFFIX}")
-
-
-def network_names(root):
-    """Every network with a lease file under root."""
-    try:
-        names = os.listdir(root)
-    except FileNotFoundError:
-        return []
-    return sorted(n[len(PREFIX):-len(SUFFIX)] for n in names
-                  if n.startswith(PREFIX) and n.endswith(SUFFIX))
-
-
 class Locked:
-    """`with Locked(root):` holds the root's network lock (blocking)."""
+    """`with Locked(directory):` holds the lease directory's lock (blocking)."""
 
-    def __init__(self, root):
-        self.root = root
+    def __init__(self, directory):
+        self.directory = directory
         self.fd = None
 
     def __enter__(self):
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
-        self.fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        # 0755: anyone may read the leases (`pyrunc network ls` as a user); only root writes.
+        os.makedirs(self.directory, mode=0o755, exist_ok=True)
+        self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
@@ -103,20 +106,96 @@ class Locked:
         self.fd = None
 
 
-def read(root, network_name):
-    try:
-        with open(lease_path(root, network_name)) as f:
-            return LeaseFile.parse(f.read())
-    except FileNotFoundError:
-        return LeaseFile()
+class Book:
+    """The leases kept in one directory, a file per bridge, and whose they are: root is the
+    state root of the containers leasing through this book (None for pyrunc-cni). Every change
+    happens under locked()."""
 
+    def __init__(self, directory, root=None):
+        self.directory = directory
+        self.root = root
 
-def write(root, network_name, leases):
-    path = lease_path(root, network_name)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(leases.render())
-    os.rename(tmp, path)  # readers (network inspect) never see half a file
+    @classmethod
+    def host(cls, root):
+        """The book of pyrunc's own networks for the containers of one state root."""
+        return cls(HOST_DIR, os.path.realpath(root))
+
+    def locked(self):
+        return Locked(self.directory)
+
+    def path(self, bridge):
+        return os.path.join(self.directory, bridge + SUFFIX)
+
+    def bridges(self):
+        """Every bridge with a lease file here."""
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        return sorted(n[:-len(SUFFIX)] for n in names if n.endswith(SUFFIX))
+
+    def read(self, bridge):
+        try:
+            with open(self.path(bridge)) as f:
+                return LeaseFile.parse(f.read())
+        except FileNotFoundError:
+            return LeaseFile()
+
+    def write(self, bridge, leases):
+        """Replace the bridge's file (readers such as `network inspect` never see half of
+        one); a file left without leases is removed."""
+        path = self.path(bridge)
+        if not leases.leases:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            return
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(leases.render())
+        os.rename(tmp, path)
+
+    def holds(self, lease, container_id, ifname=None):
+        """Whether lease is container_id's (on ifname, if given) in this book's root."""
+        return (lease.container_id == container_id and lease.root == self.root
+                and ifname in (None, lease.ifname))
+
+    def allocate(self, container_id, requests):
+        """Lease addresses for every (network, ifname) in requests, all or none; the caller
+        holds locked(). Returns {ifname: [ip_interface, ...]}."""
+        changed = {}
+        result = {}
+        for network, ifname in requests:
+            leases = changed.get(network.bridge) or self.read(network.bridge)
+            if any(self.holds(l, container_id, ifname) for l in leases.leases):
+                raise NetworkError(f"container {container_id} already holds a lease on "
+                                   f"{network.name} for {ifname}")
+            addresses = []
+            for subnet in network.subnets:
+                address = next_free(subnet, leases)  # raises before anything is written
+                leases.leases.append(Lease(container_id, ifname, address, self.root))
+                leases.last[subnet.version] = address
+                addresses.append(ipaddress.ip_interface(f"{address}/{subnet.network.prefixlen}"))
+            changed[network.bridge] = leases
+            result[ifname] = addresses
+        for bridge, leases in changed.items():
+            self.write(bridge, leases)
+        return result
+
+    def release(self, container_id, ifname=None):
+        """Drop every lease of container_id (only those of ifname, if given) on every bridge;
+        the caller holds locked(). Returns [(bridge, Lease)] released."""
+        released = []
+        for bridge in self.bridges():
+            leases = self.read(bridge)
+            mine = [l for l in leases.leases if self.holds(l, container_id, ifname)]
+            if not mine:
+                continue
+            leases.leases = [l for l in leases.leases if not self.holds(l, container_id, ifname)]
+            self.write(bridge, leases)
+            released.extend((bridge, l) for l in mine)
+        return released
 
 
 def next_free(subnet, leases):
@@ -134,51 +213,3 @@ def next_free(subnet, leases):
         if address not in taken:
             return address
     raise NetworkError(f"subnet {subnet.network} is full: no free address")
-
-
-def allocate(root, container_id, requests):
-    """Lease addresses for every (network, ifname) in requests, all or none; the caller holds
-    Locked(root). Returns {ifname: [ip_interface, ...]}."""
-    changed = {}
-    result = {}
-    for network, ifname in requests:
-        leases = changed.get(network.name) or read(root, network.name)
-        if any(l.container_id == container_id and l.ifname == ifname for l in leases.leases):
-            raise NetworkError(f"container {container_id} already holds a lease on "
-                               f"{network.name} for {ifname}")
-        addresses = []
-        for subnet in network.subnets:
-            address = next_free(subnet, leases)  # raises before anything is written
-            leases.leases.append(Lease(container_id, ifname, address))
-            leases.last[subnet.version] = address
-            addresses.append(ipaddress.ip_interface(f"{address}/{subnet.network.prefixlen}"))
-        changed[network.name] = leases
-        result[ifname] = addresses
-    for name, leases in changed.items():
-        write(root, name, leases)
-    return result
-
-
-def release(root, container_id, ifname=None):
-    """Drop every lease of container_id (only those of ifname, if given) in every network;
-    the caller holds Locked(root). Returns [(network name, Lease)] released."""
-    def matches(lease):
-        return lease.container_id == container_id and ifname in (None, lease.ifname)
-    released = []
-    for name in network_names(root):
-        leases = read(root, name)
-        mine = [l for l in leases.leases if matches(l)]
-        if not mine:
-            continue
-        leases.leases = [l for l in leases.leases if not matches(l)]
-        write(root, name, leases)
-        released.extend((name, l) for l in mine)
-    return released
-
-
-def remove_empty(root):
-    """Remove the lease files that hold no lease (they keep only the round-robin position);
-    the caller holds Locked(root). For tests and tidy roots."""
-    for name in network_names(root):
-        if not read(root, name).leases:
-            os.unlink(lease_path(root, name))

@@ -1,5 +1,5 @@
-"""`pyrunc network ls|inspect`: the configured networks with their leases under a state root,
-as plain data (the CLI prints it)."""
+"""`pyrunc network ls|inspect`: the configured networks with their leases (host-wide: every
+state root's containers on the network's bridge), as plain data (the CLI prints it)."""
 from pyrunc.errors import PyruncError
 from pyrunc.network import ipam, links, settings
 
@@ -8,19 +8,20 @@ def _networks():
     return settings.load(host_routes=links.host_routes())
 
 
-def describe(network, root):
+def describe(network):
     data = network.describe()
-    data["leases"] = [{"container": l.container_id, "ifname": l.ifname, "address": str(l.address)}
-                      for l in ipam.read(root, network.name).leases]
+    data["leases"] = [{"container": l.container_id, "root": l.root, "ifname": l.ifname,
+                       "address": str(l.address)}
+                      for l in ipam.Book(ipam.HOST_DIR).read(network.bridge).leases]
     return data
 
 
-def describe_all(root):
-    return [describe(n, root) for _, n in sorted(_networks().items())]
+def describe_all():
+    return [describe(n) for _, n in sorted(_networks().items())]
 
 
-def describe_one(name, root):
+def describe_one(name):
     networks = _networks()
     if name not in networks:
         raise PyruncError(f"unknown network {name!r}")
-    return describe(networks[name], root)
+    return describe(networks[name])

@@ -13,10 +13,13 @@ from pyroute2 import IPRoute
 ISOLATION_PRIORITY = 30000
 
 
-def host_veth(container_id, ifname="eth0"):
-    """The name pyrunc gives the host end (pyrunc.network.links.host_veth_name), computed here
-    from its definition so a test notices if it changes."""
-    return "pyr" + hashlib.sha256(f"{container_id}/{ifname}".encode()).hexdigest()[:11]
+def host_veth(container_id, ifname="eth0", root=None):
+    """The name pyrunc gives the host end (pyrunc.network.attach.host_ifname), computed here
+    from its definition so a test notices if it changes: pyrunc's own networks key it by the
+    container's state root too, pyrunc-cni (root None) by id and interface alone."""
+    key = f"{container_id}/{ifname}" if root is None else \
+        f"{os.path.realpath(root)}/{container_id}/{ifname}"
+    return "pyr" + hashlib.sha256(key.encode()).hexdigest()[:11]
 
 
 def link_names():
@@ -80,14 +83,19 @@ def remove_rules(bridge):
 
 
 def leases(root):
-    """Every lease line under a pyrunc state root."""
-    found = []
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        if name.startswith("network@"):
-            with open(os.path.join(root, name)) as f:
-                found += [(name, line.split()) for line in f
-                          if line.strip() and not line.startswith("last")]
-    return found
+    """Every lease of one pyrunc state root's containers, as (bridge, [id, ifname, address]),
+    from the host-wide lease files (pyrunc.network.ipam)."""
+    from pyrunc.network import ipam
+    book = ipam.Book.host(root)
+    return [(bridge, [l.container_id, l.ifname, str(l.address)])
+            for bridge in book.bridges() for l in book.read(bridge).leases if l.root == book.root]
+
+
+def network_lock():
+    """pyrunc's host-wide network lock (what its create and delete hold while they make or
+    remove a bridge): a test that removes a shared bridge must hold it too."""
+    from pyrunc.network import ipam
+    return ipam.Book(ipam.HOST_DIR).locked()
 
 
 def unique_bridge(tag):

@@ -3,9 +3,12 @@ annotation get eth0 (eth1...) on a bridge, reach each other and the bridge's add
 networks; delete (also after a crash) leaves no veth, lease or bridge. The kernel state is read
 from outside with pyroute2 and from inside with busybox's ip and ping."""
 import concurrent.futures
+import errno
 import ipaddress
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,14 +16,18 @@ import uuid
 
 import pytest
 
-from conftest import PYRUNC, wait_until
+from conftest import PYRUNC, Runtime, wait_until
 from netutil import (bridge_ports, delete_link, host_veth, isolation_rules, leases, link_names,
-                     net_bundle_edit, netns_view, remove_rules, unique_bridge, write_settings)
+                     net_bundle_edit, netns_view, network_lock, remove_rules, unique_bridge,
+                     write_settings)
 from pyrunc.protocol import NETWORK_STEPS
 
 pytestmark = pytest.mark.root
 
 SLEEP = ("sleep", "600")
+
+
+SHARED = "pyrunc0"  # the default network's bridge: other state roots' containers may use it
 
 
 class NetEnv:
@@ -30,13 +37,16 @@ class NetEnv:
         self.runtime = runtime
         self.make_bundle = make_bundle
         self.settings = str(tmp_path / "pyrunc.yaml")
-        self.bridges = {"pyrunc0"}
+        self.bridges = set()  # the test's own bridges (unique names)
+        # A port-less pyrunc0 that was there before is someone's persistent bridge: not ours.
+        self.shared_was_idle = bridge_ports(SHARED) == []
         self.tag = uuid.uuid4().hex[:6]
         self.define({})
 
     def define(self, networks):
         for spec in networks.values():
-            self.bridges.add(spec["bridge"])
+            if spec["bridge"] != SHARED:
+                self.bridges.add(spec["bridge"])
         write_settings(self.settings, networks)
 
     def bundle(self, networks, args=SLEEP, **kw):
@@ -60,14 +70,30 @@ class NetEnv:
         with open(os.path.join(self.runtime.root, container_id, "state.json")) as f:
             return json.load(f)["network"]
 
+    def veth(self, container_id, ifname="eth0"):
+        """The host end of one of this test's containers (in its state root)."""
+        return host_veth(container_id, ifname, self.runtime.root)
+
+    def our_veths(self):
+        return {self.veth(i, ifname) for i in self.runtime.used_ids for ifname in ("eth0", "eth1")}
+
+    def our_ports(self, bridge=SHARED):
+        """The bridge's ports that are this test's containers' (others may share pyrunc0)."""
+        return sorted(set(bridge_ports(bridge) or []) & self.our_veths())
+
+    def shared_released(self):
+        """pyrunc0 went with this test's last container, or only others' containers use it."""
+        ports = bridge_ports(SHARED)
+        return ports is None or ((bool(ports) or self.shared_was_idle) and not self.our_ports())
+
     def check_clean(self, ids):
         problems = []
         names = link_names()
         for container_id in ids:
             for ifname in ("eth0", "eth1"):
-                if host_veth(container_id, ifname) in names:
+                if self.veth(container_id, ifname) in names:
                     problems.append(f"veth of {container_id} {ifname}")
-                    delete_link(host_veth(container_id, ifname))
+                    delete_link(self.veth(container_id, ifname))
         if leases(self.runtime.root):
             problems.append(f"leases: {leases(self.runtime.root)}")
         for bridge in self.bridges:
@@ -77,6 +103,13 @@ class NetEnv:
             if isolation_rules(bridge):
                 problems.append(f"rules of {bridge}")
                 remove_rules(bridge)
+        # pyrunc0 goes only if it has no port (under pyrunc's lock: another root's create may be
+        # about to add one) and was not someone's idle bridge before the test.
+        with network_lock():
+            if bridge_ports(SHARED) == [] and not self.shared_was_idle:
+                problems.append(f"bridge {SHARED} left without ports")
+                delete_link(SHARED)
+                remove_rules(SHARED)
         return problems
 
 
@@ -86,12 +119,8 @@ def netenv(runtime, make_bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("PYRUNC_SETTINGS", env.settings)
     yield env
     for container_id in runtime.ids():
-        if not container_id.startswith("network@"):
-            runtime("delete", "--force", container_id)
+        runtime("delete", "--force", container_id)
     problems = env.check_clean(runtime.used_ids)
-    for name in os.listdir(runtime.root) if os.path.isdir(runtime.root) else []:
-        if name.startswith("network@"):  # only the round-robin position is left in them
-            os.unlink(os.path.join(runtime.root, name))
     assert not problems, problems
 
 
@@ -130,7 +159,7 @@ def test_two_containers_on_default_reach_each_other_and_the_bridge(netenv):
     assert view["addresses"]["eth0"] == sorted(netenv.record(a)["interfaces"][0]["addresses"])
     assert view["default_routes"] == {4: ["10.213.0.1"], 6: ["fd70:7972:756e::1"]}
     assert view["mtu"]["eth0"] == 1500
-    assert bridge_ports("pyrunc0") == sorted([host_veth(a), host_veth(b)])
+    assert netenv.our_ports() == sorted([netenv.veth(a), netenv.veth(b)])
     assert isolation_rules("pyrunc0") == [2, 10]  # AF_INET, AF_INET6
 
     # From inside: busybox's ip shows the same.
@@ -149,13 +178,88 @@ def test_two_containers_on_default_reach_each_other_and_the_bridge(netenv):
     assert ping(netenv, b, address_of(netenv, a)).returncode == 0
 
     netenv.runtime("delete", "--force", a, check=True)
-    assert host_veth(a) not in link_names()
-    assert bridge_ports("pyrunc0") == [host_veth(b)]
+    assert netenv.veth(a) not in link_names()
+    assert netenv.our_ports() == [netenv.veth(b)]
     assert [l[1][0] for l in leases(netenv.runtime.root)] == [b, b]
     netenv.runtime("delete", "--force", b, check=True)
     # Not persistent: the bridge and its rules go with its last port.
-    assert "pyrunc0" not in link_names() and isolation_rules("pyrunc0") == []
+    assert netenv.shared_released()
+    if "pyrunc0" not in link_names():
+        assert isolation_rules("pyrunc0") == []
     assert leases(netenv.runtime.root) == []
+
+
+def test_two_state_roots_on_default_share_the_bridge_not_the_addresses(netenv):
+    """`default` is host-wide (one bridge, one subnet), so are its leases: a container of
+    another state root, under the same id even, gets another address and another host veth,
+    and the two reach each other. (The same id needs its own cgroupsPath: both would default
+    to /<id>.)"""
+    other = Runtime(f"/run/pyrunc-test-{uuid.uuid4().hex[:8]}")
+    name = f"net-roots-{netenv.tag}"
+    netenv.start(name)
+
+    def edit(config):
+        net_bundle_edit("default")(config)
+        config["linux"]["cgroupsPath"] = f"/pyrunc-other-root-{netenv.tag}"
+    try:
+        other("create", "--bundle", netenv.make_bundle(SLEEP, edit, name="other-root"), name,
+              check=True)
+        other("start", name, check=True)
+        with open(os.path.join(other.root, name, "state.json")) as f:
+            theirs = json.load(f)["network"]["interfaces"][0]["addresses"]
+        ours = netenv.record(name)["interfaces"][0]["addresses"]
+        assert not set(ours) & set(theirs), (ours, theirs)
+        their_veth = host_veth(name, "eth0", other.root)
+        assert their_veth != netenv.veth(name)
+        assert set(bridge_ports(SHARED)) >= {netenv.veth(name), their_veth}
+        assert sorted(l[1][2] for l in leases(other.root)) == sorted(
+            a.split("/")[0] for a in theirs)
+        for address in theirs:
+            result = ping(netenv, name, address.split("/")[0])
+            assert result.returncode == 0, (address, result.stdout, result.stderr)
+        back = other("exec", name, "ping", "-c", "1", "-W", "2", ours[0].split("/")[0])
+        assert back.returncode == 0, back.stdout
+        other("delete", "--force", name, check=True)
+        # Theirs went, ours stays: same id, other root.
+        assert their_veth not in link_names() and netenv.veth(name) in bridge_ports(SHARED)
+        assert leases(other.root) == [] and len(leases(netenv.runtime.root)) == 2
+        assert ping(netenv, name, "10.213.0.1").returncode == 0
+    finally:
+        other("delete", "--force", name)
+        shutil.rmtree(other.root, ignore_errors=True)
+
+
+def test_nothing_is_routed_off_the_machine(netenv):
+    """No traffic leaves, shown from kernel state without sending any: the kernel's route
+    lookup for a packet entering the bridge from the container's address refuses every outside
+    destination (the isolation rule prohibits it; with forwarding off the kernel would not
+    route it anyway), yet finds the host's own address; and no NAT rule names the network."""
+    c = f"net-out-{netenv.tag}"
+    pid = netenv.start(c)
+    v4, v6 = address_of(netenv, c), address_of(netenv, c, version=6)
+    assert netns_view(pid)["default_routes"] == {4: ["10.213.0.1"], 6: ["fd70:7972:756e::1"]}
+    with open(f"/proc/sys/net/ipv4/conf/{SHARED}/forwarding") as f:
+        forwarding = f.read().strip() == "1"
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+    with IPRoute() as ipr:
+        bridge = ipr.link_lookup(ifname=SHARED)[0]
+        uplink = [r.get_attr("RTA_GATEWAY") for r in ipr.get_default_routes(family=socket.AF_INET)
+                  if r.get_attr("RTA_GATEWAY")]
+        outside = [(dst, v4, errno.EACCES if forwarding else errno.EHOSTUNREACH)
+                   for dst in ["203.0.113.1", *uplink]]
+        outside.append(("2001:db8::1", v6, errno.EACCES))  # IPv6 looks the rules up first
+        for dst, src, code in outside:
+            with pytest.raises(NetlinkError) as info:
+                ipr.route("get", dst=dst, src=src, iif=bridge)
+            assert info.value.code == code, (dst, info.value)
+        local = ipr.route("get", dst="10.213.0.1", src=v4, iif=bridge)
+        assert local[0]["type"] == 2  # RTN_LOCAL: the host's own address stays reachable
+    for tool in ("iptables-save", "ip6tables-save"):
+        rules = subprocess.run([tool, "-t", "nat"], capture_output=True, text=True, check=True)
+        named = [line for line in rules.stdout.splitlines()
+                 if any(word in line for word in ("10.213.0.", "fd70:7972:756e:", SHARED))]
+        assert named == [], (tool, named)
 
 
 def test_another_network_is_isolated(netenv):
@@ -172,8 +276,8 @@ def test_another_network_is_isolated(netenv):
     for target in (address_of(netenv, a1), address_of(netenv, a1, version=6)):
         result = ping(netenv, b1, target)
         assert result.returncode != 0, (target, result.stdout)
-    assert bridge_ports(net_a) == sorted([host_veth(a1), host_veth(a2)])
-    assert bridge_ports(net_b) == [host_veth(b1)]
+    assert bridge_ports(net_a) == sorted([netenv.veth(a1), netenv.veth(a2)])
+    assert bridge_ports(net_b) == [netenv.veth(b1)]
 
 
 def test_two_networks_give_eth0_and_eth1(netenv):
@@ -204,8 +308,8 @@ def test_a_pod_member_gets_no_second_interface(netenv):
     bundle = netenv.make_bundle(SLEEP, join, name="member")
     netenv.runtime("run", "-d", "--bundle", bundle, member, check=True)
     assert netns_view(pid)["links"] == ["eth0", "lo"]
-    assert bridge_ports("pyrunc0") == [host_veth(first)]
-    assert host_veth(member) not in link_names()
+    assert netenv.our_ports() == [netenv.veth(first)]
+    assert netenv.veth(member) not in link_names()
     assert [l[1][0] for l in leases(netenv.runtime.root)] == [first, first]
 
 
@@ -242,8 +346,8 @@ def test_full_subnet_is_a_clear_error_and_leaves_nothing(netenv):
     assert result.stderr.splitlines() == [
         "pyrunc: subnet 10.231.5.0/30 is full: no free address"], result.stderr
     assert second not in netenv.runtime.ids()
-    assert host_veth(second) not in link_names()
-    assert bridge_ports(bridge) == [host_veth(first)]
+    assert netenv.veth(second) not in link_names()
+    assert bridge_ports(bridge) == [netenv.veth(first)]
 
 
 @pytest.mark.parametrize("settings, annotation, expected", [
@@ -270,7 +374,7 @@ def test_bad_settings_give_one_line_and_leave_nothing(netenv, settings, annotati
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
-    assert netenv.runtime.ids() == [] and host_veth(c) not in link_names()
+    assert netenv.runtime.ids() == [] and netenv.veth(c) not in link_names()
 
 
 def test_fifty_containers_created_in_parallel_get_fifty_addresses(netenv):
@@ -291,11 +395,11 @@ def test_fifty_containers_created_in_parallel_get_fifty_addresses(netenv):
     v4 = [a for addrs in addresses.values() for a in addrs if ":" not in a]
     v6 = [a for addrs in addresses.values() for a in addrs if ":" in a]
     assert len(set(v4)) == 50 and len(set(v6)) == 50
-    assert len(bridge_ports("pyrunc0")) == 50
+    assert len(netenv.our_ports()) == 50
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
         deleted = list(pool.map(lambda i: netenv.runtime("delete", "--force", i), ids))
     assert [r.returncode for r in deleted] == [0] * 50
-    assert leases(netenv.runtime.root) == [] and "pyrunc0" not in link_names()
+    assert leases(netenv.runtime.root) == [] and netenv.shared_released()
 
 
 @pytest.mark.parametrize("step", ("init-pid",) + NETWORK_STEPS + ("ready",))
@@ -308,9 +412,9 @@ def test_crash_during_create_then_delete_force_leaves_nothing(netenv, step):
     assert leases(netenv.runtime.root), "the leases are taken before the kill"
     deleted = netenv.runtime("delete", "--force", c)
     assert deleted.returncode == 0, deleted.stderr
-    assert wait_until(lambda: host_veth(c) not in link_names(), timeout=5)
+    assert wait_until(lambda: netenv.veth(c) not in link_names(), timeout=5)
     assert leases(netenv.runtime.root) == []
-    assert "pyrunc0" not in link_names()
+    assert netenv.shared_released()
     netns_mounts = [l for l in open("/proc/self/mountinfo") if "nsfs" in l and c in l]
     assert netns_mounts == []
 
@@ -349,7 +453,8 @@ def test_network_ls_and_inspect(netenv):
     data = json.loads(inspect.stdout)
     assert data["bridge"] == bridge and data["subnets"] == [
         {"subnet": "10.231.7.0/24", "gateway": "10.231.7.1"}]
-    assert data["leases"] == [{"container": c, "ifname": "eth0", "address": "10.231.7.2"}]
+    assert data["leases"] == [{"container": c, "root": os.path.realpath(netenv.runtime.root),
+                               "ifname": "eth0", "address": "10.231.7.2"}]
     missing = netenv.runtime("network", "inspect", "nope")
     assert missing.returncode == 1
     assert missing.stderr.splitlines() == ["pyrunc: unknown network 'nope'"]
@@ -370,10 +475,9 @@ def forwarding_host(netenv):
         yield path
     finally:
         for container_id in netenv.runtime.ids():
-            if not container_id.startswith("network@"):
-                subprocess.run(["nsenter", f"--net={path}",
-                                *netenv.runtime.cmd("delete", "--force", container_id)],
-                               capture_output=True, timeout=60)
+            subprocess.run(["nsenter", f"--net={path}",
+                            *netenv.runtime.cmd("delete", "--force", container_id)],
+                           capture_output=True, timeout=60)
         subprocess.run(["ip", "netns", "del", name], check=True)
 
 

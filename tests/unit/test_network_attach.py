@@ -31,10 +31,12 @@ def test_wants_hosts():
 
 def test_host_veth_names_fit_ifnamsiz_and_are_stable():
     long_id = "x" * 1024
-    names = {attach.host_ifname(i, f) for i in ("a", "b", long_id) for f in ("eth0", "eth1")}
-    assert len(names) == 6
+    names = {attach.host_ifname(i, f, root) for i in ("a", "b", long_id) for f in ("eth0", "eth1")
+             for root in (None, "/run/one", "/run/two")}  # one id may live in two state roots
+    assert len(names) == 18
     assert all(len(n) <= 15 and n.startswith("pyr") for n in names)
-    assert attach.host_ifname("a", "eth0") == attach.host_ifname("a", "eth0")
+    assert attach.host_ifname("a", "eth0", "/run/one") == attach.host_ifname("a", "eth0",
+                                                                             "/run/one")
 
 
 def config_with_namespaces(*kinds, annotations=None):
@@ -89,15 +91,16 @@ def cni_config(**extra):
 
 
 def test_cni_configuration_becomes_a_network():
-    network, data_dir, routes = cni.parse_network(cni_config(mtu=1400), check_routes=False)
+    network, book, routes = cni.parse_network(cni_config(mtu=1400), check_routes=False)
     assert (network.name, network.bridge, network.mtu) == ("net1", "pyrc1", 1400)
     assert [str(s.gateway) for s in network.subnets] == ["10.5.0.1", "fd05::fe"]
     assert network.persistent and network.isolation
-    assert data_dir == "/tmp/x"
+    assert (book.directory, book.root) == ("/tmp/x", None)  # CNI's leases: no state root
     assert [(str(d), g) for d, g in routes] == [("10.6.0.0/16", None)]
     legacy = cni_config(ipam={"subnet": "10.7.0.0/24", "gateway": "10.7.0.9"})
-    network, data_dir, _ = cni.parse_network(legacy, check_routes=False)
-    assert str(network.subnets[0].gateway) == "10.7.0.9" and data_dir == cni.DEFAULT_DATA_DIR
+    network, book, _ = cni.parse_network(legacy, check_routes=False)
+    assert str(network.subnets[0].gateway) == "10.7.0.9"
+    assert book.directory == cni.DEFAULT_DATA_DIR
 
 
 @pytest.mark.parametrize("extra, code, text", [
