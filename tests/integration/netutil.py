@@ -1,6 +1,7 @@
 """Helpers of the network tests: a settings file of their own (bridges named pyr*), the kernel's
 network state read with pyroute2 from outside (links, addresses, routes, bridge ports, rules),
 and a check that a test left no veth, lease, bridge, rule or netns behind."""
+import contextlib
 import hashlib
 import json
 import os
@@ -128,3 +129,44 @@ def run_in(pid, *argv, timeout=30):
     """A command in the network namespace of pid (the test's own tools, for the CNI tests)."""
     return subprocess.run(["nsenter", "-t", str(pid), "-n", *argv], capture_output=True,
                           text=True, timeout=timeout)
+
+
+# IP forwarding, as a plugin turns it on: the globals (net.ipv4.ip_forward is also
+# conf/all/forwarding), which the kernel copies into `default` and every interface's own value,
+# and IPv4's all/accept_redirects, which ip_forward flips too.
+FORWARDING = ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding")
+_REDIRECTS = "/proc/sys/net/ipv4/conf/all/accept_redirects"
+
+
+def _forwarding_files():
+    files = list(FORWARDING)
+    for family in ("ipv4", "ipv6"):
+        base = f"/proc/sys/net/{family}/conf"
+        files += [f"{base}/{name}/forwarding" for name in sorted(os.listdir(base)) if name != "all"]
+    return files + [_REDIRECTS]
+
+
+def read_sysctl(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+@contextlib.contextmanager
+def forwarding_kept():
+    """Around a use of a plugin that turns IP forwarding on and never back off (Debian's CNI
+    bridge plugin with isGateway: true sets net.ipv4.ip_forward and net.ipv6.conf.all.forwarding
+    in the network namespace it runs in): this namespace's values before, written back after,
+    the globals first (writing one sets every interface's value), then the rest. Yields the
+    saved values."""
+    saved = {path: read_sysctl(path) for path in _forwarding_files()}
+    try:
+        yield saved
+    finally:
+        later = [p for p in saved if p not in FORWARDING and p != _REDIRECTS]
+        for path in [*FORWARDING, *later, _REDIRECTS]:
+            try:
+                if read_sysctl(path) != saved[path]:
+                    with open(path, "w") as f:
+                        f.write(saved[path])
+            except FileNotFoundError:
+                continue  # an interface that went meanwhile

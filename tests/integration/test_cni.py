@@ -12,16 +12,14 @@ import uuid
 import pytest
 from pyroute2 import IPRoute
 
-from netutil import bridge_ports, delete_link, isolation_rules, link_names, remove_rules
+from netutil import (bridge_ports, delete_link, forwarding_kept, isolation_rules, link_names,
+                     remove_rules)
 
 pytestmark = pytest.mark.root
 
 DEBIAN_DIR = "/usr/lib/cni"
 PYRUNC_CNI = os.path.join(os.path.dirname(sys.executable), "pyrunc-cni")
 PLUGINS = {"bridge": os.path.join(DEBIAN_DIR, "bridge"), "pyrunc-cni": PYRUNC_CNI}
-
-if not os.path.exists(PLUGINS["bridge"]):
-    pytest.skip("containernetworking-plugins is not installed", allow_module_level=True)
 
 
 class CniEnv:
@@ -74,9 +72,15 @@ class CniEnv:
 
 @pytest.fixture
 def cni(tmp_path):
+    """The test's CniEnv. Debian's bridge plugin must be there: these tests compare pyrunc-cni
+    with it (scripts/install installs containernetworking-plugins), and a suite must not pass by
+    skipping. It turns the host's IP forwarding on: forwarding_kept turns it back."""
+    assert os.path.exists(PLUGINS["bridge"]), (
+        f"{PLUGINS['bridge']} is missing: install containernetworking-plugins (scripts/install)")
     env = CniEnv(tmp_path)
-    yield env
-    env.cleanup()
+    with forwarding_kept():
+        yield env
+        env.cleanup()
     assert not [n for n in os.listdir("/run/netns") if n.startswith(f"pyrcni-{env.tag}")]
 
 
@@ -235,3 +239,37 @@ def test_gc_releases_attachments_the_runtime_forgot(cni):
     assert len(bridge_ports(cni.bridge)) == 1
     assert cni.call("pyrunc-cni", "STATUS", config)[0] == 0
     assert cni.call("pyrunc-cni", "DEL", config, keep, container_id="keep")[0] == 0
+
+
+def test_the_bridge_plugin_turns_forwarding_on_and_forwarding_kept_turns_it_back(cni):
+    """Shown in a throwaway namespace standing in for the host, with forwarding off: the
+    bridge plugin (isGateway: true) turns it on, IPv4 and IPv6, and forwarding_kept (which
+    every test of this module runs in, on the real host) restores what was there."""
+    host, container = cni.netns(), cni.netns()
+    for sysctl in ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"):
+        subprocess.run(["nsenter", f"--net={host}", "sh", "-c", f"echo 0 > /proc/sys/{sysctl}"],
+                       check=True)
+    call = {"plugin": PLUGINS["bridge"], "config": json.dumps(cni.config("bridge")),
+            "env": {"PATH": os.environ["PATH"], "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1",
+                    "CNI_NETNS": container, "CNI_IFNAME": "eth0", "CNI_PATH": DEBIAN_DIR}}
+    # Run in that namespace: a process reads and writes the sysctls of its own.
+    script = """if True:
+        import json, subprocess, sys
+        from netutil import FORWARDING, forwarding_kept, read_sysctl
+        call = json.loads(sys.argv[1])
+        with forwarding_kept() as saved:
+            added = subprocess.run([call["plugin"]], input=call["config"], env=call["env"],
+                                   capture_output=True, text=True)
+            during = [read_sysctl(p) for p in FORWARDING]
+        print(json.dumps({"rc": added.returncode, "out": added.stdout, "during": during,
+                          "after": {p: read_sysctl(p) for p in saved}, "saved": saved}))
+    """
+    done = subprocess.run(["nsenter", f"--net={host}", sys.executable, "-c", script,
+                           json.dumps(call)], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["rc"] == 0, seen["out"]
+    assert seen["during"] == ["1", "1"]
+    assert seen["saved"]["/proc/sys/net/ipv4/ip_forward"] == "0"
+    assert seen["after"] == seen["saved"]
