@@ -7,11 +7,12 @@ import _signal as signal  # signal.py without enum wrappers (~3 ms per start)
 import os
 import select
 
-from pyrunc import cgroups, config as config_mod, foreground, log, state as state_mod
+# Only what every verb needs is imported here: config, cgroups and foreground are imported
+# by the verbs that use them, so that `start`, `state` and `kill`, which engines run for every
+# container, do not pay for them (~2 ms of a ~10 ms command).
+from pyrunc import log, state as state_mod
 from pyrunc.errors import ConfigError, PyruncError, StateError
-from pyrunc.names import NAMESPACES
 from pyrunc.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
-
 
 
 class Container:
@@ -48,7 +49,7 @@ class Container:
 
     def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                 foreground, rootless=None):
-        from pyrunc import init, protocol, spawn  # the init path: only create/run/exec need it
+        from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
         bundle = os.path.abspath(bundle)
         config = config_mod.load_bundle_config(bundle)
         config_mod.validate(config, bundle)
@@ -177,8 +178,9 @@ class Container:
         poststop hooks of a container that had started. A cgroup that cannot be removed (a
         process that will not leave) does not stop the rest: it is a warning, or with strict
         (delete, whose caller must hear of it, as from runc) the error raised at the end."""
+        from pyrunc import cgroups
         st = self.state
-        cgroup = cgroups.ContainerCgroup(st.data.get("cgroup_paths", {}))
+        cgroup = self._cgroup()
         _signal_all(cgroup, signal.SIGKILL)  # first: it thaws a paused container
         pid = st.data.get("pid")
         if pid and state_mod.process_matches(pid, st.data.get("pid_start")):
@@ -263,6 +265,7 @@ class Container:
                       foreground=False, rootless=rootless)
             c.start()
             return 0
+        from pyrunc import foreground
         with foreground.Subreaper() as reaper:
             spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
                                 preserve_fds, foreground=True, rootless=rootless)
@@ -291,10 +294,12 @@ class Container:
         the exit status (foreground) or the pid (detach)."""
         if detach:
             return self._exec(process, console_socket, True, pid_file, preserve_fds, None)
+        from pyrunc import foreground
         with foreground.Subreaper() as reaper:
             return self._exec(process, console_socket, False, pid_file, preserve_fds, reaper)
 
     def _exec(self, process, console_socket, detach, pid_file, preserve_fds, reaper):
+        from pyrunc import config as config_mod, foreground
         st = self.state
         st.lock()
         try:
@@ -321,7 +326,7 @@ class Container:
                                  extra_env=_listen_env(), is_exec=True,
                                  cgroup_paths=st.data.get("cgroup_paths", {}),
                                  close_fds=[st.lock_fd])
-                spawned = spawn.spawn(plan, cgroups.ContainerCgroup(plan.cgroup_paths).join)
+                spawned = spawn.spawn(plan, self._cgroup().join)
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
                     terminal.send_master(console, spawned.pty_master)
@@ -359,8 +364,7 @@ class Container:
                 raise StateError("container not running")
             signalled = ()
             if all_processes:
-                signalled = _signal_all(cgroups.ContainerCgroup(st.data.get("cgroup_paths", {})),
-                                        sig)
+                signalled = _signal_all(self._cgroup(), sig)
             # Once only: a second SIGINT or SIGUSR1 may mean something else to the process.
             if status not in (STOPPED, CREATING) and st.pid not in signalled:
                 _signal_pid(st.pid, st.data.get("pid_start"), sig)
@@ -395,7 +399,7 @@ class Container:
                 raise StateError(f"cannot {verb} a container that is {status}")
             if not st.data.get("cgroup_paths"):
                 raise StateError(f"cannot {verb} a container without cgroups (rootless)")
-            return cgroups.ContainerCgroup(st.data["cgroup_paths"])
+            return self._cgroup()
         except BaseException:
             st.unlock()
             raise
@@ -429,15 +433,20 @@ class Container:
         finally:
             st.unlock()
 
+    def _cgroup(self):
+        """The driver over this container's cgroups (none for a rootless one)."""
+        from pyrunc.cgroups import ContainerCgroup
+        return ContainerCgroup(self.state.data.get("cgroup_paths", {}))
+
     def processes(self):
         """The pids of every process in the container's cgroups."""
         self.state.load()
-        return cgroups.ContainerCgroup(self.state.data.get("cgroup_paths", {})).pids()
+        return self._cgroup().pids()
 
     def stats(self):
         """Resource usage in runc's `events --stats` shape."""
         self.state.load()
-        return cgroups.ContainerCgroup(self.state.data.get("cgroup_paths", {})).stats()
+        return self._cgroup().stats()
 
     def wait(self, timeout=None):
         """Block until the container's init has exited (True) or timeout seconds pass (False).
@@ -590,8 +599,10 @@ def _open_namespaces(paths):
 
 def _container_namespaces(pid, config):
     """For exec: every namespace of the container's init that differs from ours."""
+    from pyrunc.config import namespaces_of
+    from pyrunc.names import NAMESPACES
     result = {}
-    for kind in config_mod.namespaces_of(config):
+    for kind in namespaces_of(config):
         proc_name = NAMESPACES[kind][1]
         path = f"/proc/{pid}/ns/{proc_name}"
         try:
@@ -648,22 +659,22 @@ def _signal_all(cgroup, sig):
 
 
 def _pidfd(pid):
-    from pyrunc import native
+    # os.pidfd_open rather than native's: start and kill would otherwise load the cffi
+    # extension (~1 ms) for this one call.
     try:
-        return native.pidfd_open(pid)
+        return os.pidfd_open(pid)
     except OSError:
         return None
 
 
 def _signal_pid(pid, start_time, sig):
     """Signal through a pidfd taken after checking the start time: a recycled pid is safe."""
-    from pyrunc import native
     pidfd = _pidfd(pid)
     if pidfd is None:
         return
     try:
         if state_mod.process_matches(pid, start_time):
-            native.pidfd_send_signal(pidfd, sig)
+            signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         pass
     finally:
