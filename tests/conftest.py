@@ -209,6 +209,29 @@ def processes_with_marker(marker):
     return found
 
 
+def live_processes(*tags):
+    """Pids of live (non-zombie) processes whose cmdline or environ holds one of the tags."""
+    needles = [t.encode() for t in tags]
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            if stat[stat.rindex(b")") + 2:].split()[0] in (b"Z", b"X"):
+                continue
+            blobs = []
+            for name in ("cmdline", "environ"):
+                with open(f"/proc/{entry}/{name}", "rb") as f:
+                    blobs.append(f.read())
+        except OSError:
+            continue
+        if any(n in b for n in needles for b in blobs):
+            found.append(int(entry))
+    return found
+
+
 def cgroup_dirs(container_id):
     """The container's default cgroup (/<id>) in every hierarchy, where it exists."""
     from pyrunc.cgroups.layout import hierarchies

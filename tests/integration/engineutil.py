@@ -7,6 +7,7 @@ directory itself. No systemd here: the daemons are plain child processes.
 The pyrunc part of every engine's configuration comes from the files under scripts/engines/,
 which the README shows: the daemons here merge their private paths into those files, so the
 documented snippets are the ones under test."""
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ import time
 import tomllib
 import uuid
 from pathlib import Path
+
+from conftest import live_processes
 
 REPO = Path(__file__).resolve().parents[2]
 SNIPPETS = REPO / "scripts" / "engines"
@@ -33,6 +36,24 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 # containerd 1.6 puts shim sockets under /run/containerd/s and ctr its fifos under
 # /run/containerd/fifo whatever the configured state directory is.
 CONTAINERD_RUN = "/run/containerd"
+
+
+def ok(result):
+    """Assert an engine command succeeded; show its output (pyrunc's error with it) if not."""
+    assert result.returncode == 0, (f"{' '.join(map(str, result.args))} -> {result.returncode}"
+                                    f"\nstdout: {result.stdout}\nstderr: {result.stderr}")
+    return result
+
+
+@contextlib.contextmanager
+def running(daemon):
+    """Start daemon, yield it, stop it; fails if stopping left anything behind."""
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        problems = daemon.stop()
+        assert not problems, problems
 
 
 def snippet(name):
@@ -93,23 +114,15 @@ def _mounts_under(path):
 
 
 def _kill_processes_mentioning(text):
-    """SIGKILL every process whose command line contains text (the daemon's shims)."""
-    killed = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
+    """SIGKILL every live process whose command line or environment holds text (the daemon's
+    shims name its directory); returns their pids."""
+    pids = live_processes(text)
+    for pid in pids:
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-                killed.append(cmdline)
-            except ProcessLookupError:
-                pass
-    return killed
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids
 
 
 def remove_cgroup_tree(name):
@@ -167,7 +180,7 @@ class Daemon:
                 problems.append(f"{self.name} did not stop on SIGTERM")
         shims = _kill_processes_mentioning(str(self.dir))
         if shims:
-            problems.append(f"processes left: {shims}")
+            problems.append(f"processes left (killed): {shims}")
         for point in sorted(_mounts_under(str(self.dir)), key=len, reverse=True):
             subprocess.run(["umount", "-l", point], capture_output=True)
         problems += self.cleanup()
@@ -268,8 +281,7 @@ class Containerd(Daemon):
         return ["--runc-binary", runtime, "--runc-root", self.pyrunc_root]
 
     def import_image(self, archive, namespace=None):
-        result = self.ctr("images", "import", str(archive), namespace=namespace, timeout=120)
-        assert result.returncode == 0, result.stderr
+        ok(self.ctr("images", "import", str(archive), namespace=namespace, timeout=120))
 
     def empty(self):
         for namespace in (self.namespace, "k8s.io"):
@@ -336,6 +348,9 @@ class Dockerd(Daemon):
         kw.setdefault("text", True)
         kw.setdefault("stdin", subprocess.DEVNULL)
         return subprocess.run([DOCKER, *args], timeout=timeout, env=self.env(), **kw)
+
+    def import_image(self, archive):
+        ok(self.docker("load", "-i", str(archive)))
 
     def empty(self):
         ids = self.docker("ps", "-aq").stdout.split()

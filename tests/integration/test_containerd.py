@@ -14,7 +14,7 @@ import pytest
 
 from cgutil import all_cgroup_dirs, read
 from conftest import run_on_pty, wait_until
-from engineutil import PYRUNC, Containerd
+from engineutil import Containerd, ok, running
 from imageutil import write_image_archive
 
 pytestmark = [pytest.mark.engine, pytest.mark.root]
@@ -24,15 +24,10 @@ IMAGE = "localhost/pyrunc-busybox:latest"
 
 @pytest.fixture(scope="module")
 def containerd(busybox_rootfs):
-    daemon = Containerd().start()
-    try:
-        archive = write_image_archive(str(daemon.dir / "busybox.tar"), busybox_rootfs, IMAGE,
-                                      ["/bin/sh"])
-        daemon.import_image(archive)
+    with running(Containerd()) as daemon:
+        daemon.import_image(write_image_archive(str(daemon.dir / "busybox.tar"),
+                                                busybox_rootfs, IMAGE, ["/bin/sh"]))
         yield daemon
-    finally:
-        problems = daemon.stop()
-        assert not problems, problems
 
 
 @pytest.fixture
@@ -44,12 +39,6 @@ def task(containerd):
     containerd.ctr("tasks", "delete", "-f", name)
     containerd.ctr("containers", "rm", name)
     assert_gone(containerd, name)
-
-
-def ok(result):
-    assert result.returncode == 0, (f"{' '.join(result.args)} -> {result.returncode}\n"
-                                    f"stdout: {result.stdout}\nstderr: {result.stderr}")
-    return result
 
 
 def state_dir(containerd, name):

@@ -17,7 +17,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from cgutil import read
 from conftest import read_file, wait_until
-from engineutil import SNIPPETS, Containerd, remove_cgroup_tree
+from engineutil import SNIPPETS, Containerd, remove_cgroup_tree, running
 from imageutil import write_image_archive
 from netutil import bridge_ports
 
@@ -132,22 +132,20 @@ class Cri:
 
 @pytest.fixture(scope="module")
 def crid(busybox_rootfs):
-    daemon = Containerd(cri=True, subnet=SUBNET).start()
-    try:
-        for image, cmd in ((IMAGE, ["/bin/sh"]),
-                           # A pause image: any command that keeps running serves.
-                           (PAUSE_IMAGE, ["/bin/sleep", "2000000000"])):
-            archive = write_image_archive(str(daemon.dir / "image.tar"), busybox_rootfs,
-                                          image, cmd)
-            daemon.import_image(archive, namespace="k8s.io")
+    with running(Containerd(cri=True, subnet=SUBNET)) as daemon:
         client = Cri(daemon)
-        yield client
-        left = client.leftovers()
-        assert not left, left
-    finally:
-        remove_cgroup_tree(f"pyrunc-cri-{daemon.tag}")
-        problems = daemon.stop()
-        assert not problems, problems
+        try:
+            for image, cmd in ((IMAGE, ["/bin/sh"]),
+                               # A pause image: any command that keeps running serves.
+                               (PAUSE_IMAGE, ["/bin/sleep", "2000000000"])):
+                daemon.import_image(write_image_archive(str(daemon.dir / "image.tar"),
+                                                        busybox_rootfs, image, cmd),
+                                    namespace="k8s.io")
+            yield client
+            left = client.leftovers()
+            assert not left, left
+        finally:
+            remove_cgroup_tree(client.cgroup_parent)  # the pods' parent, kubelet's in real life
 
 
 def test_the_runtime_class_names_the_containerd_handler():

@@ -12,7 +12,7 @@ import pytest
 
 from cgutil import read
 from conftest import run_on_pty, wait_until
-from engineutil import DOCKER, PYRUNC, Dockerd
+from engineutil import DOCKER, PYRUNC, Dockerd, ok, running
 from imageutil import write_image_archive
 
 pytestmark = [pytest.mark.engine, pytest.mark.root]
@@ -23,15 +23,10 @@ RUNTIME = ["--runtime", "pyrunc"]
 
 @pytest.fixture(scope="module")
 def docker(busybox_rootfs):
-    daemon = Dockerd().start()
-    try:
-        archive = write_image_archive(str(daemon.dir / "busybox.tar"), busybox_rootfs, IMAGE,
-                                      ["/bin/sh"])
-        ok(daemon.docker("load", "-i", archive))
+    with running(Dockerd()) as daemon:
+        daemon.import_image(write_image_archive(str(daemon.dir / "busybox.tar"),
+                                                busybox_rootfs, IMAGE, ["/bin/sh"]))
         yield daemon
-    finally:
-        problems = daemon.stop()
-        assert not problems, problems
 
 
 @pytest.fixture
@@ -40,12 +35,6 @@ def name(docker):
     yield n
     docker.docker("rm", "-f", n)
     assert docker.docker("inspect", n).returncode != 0, f"container {n} left"
-
-
-def ok(result):
-    assert result.returncode == 0, (f"{' '.join(result.args)} -> {result.returncode}\n"
-                                    f"stdout: {result.stdout}\nstderr: {result.stderr}")
-    return result
 
 
 def inspect(docker, name):

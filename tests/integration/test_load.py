@@ -13,34 +13,11 @@ import uuid
 
 import pytest
 
-from conftest import env_with, wait_until
+from conftest import env_with, live_processes, wait_until
 
 N_CONTAINERS = 100
 PARALLEL = 20
 RACE_ROUNDS = 10
-
-
-def live_processes(*tags):
-    """Pids of live (non-zombie) processes whose cmdline or environ holds one of the tags."""
-    needles = [t.encode() for t in tags]
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-            if stat[stat.rindex(b")") + 2:].split()[0] in (b"Z", b"X"):
-                continue
-            blobs = []
-            for name in ("cmdline", "environ"):
-                with open(f"/proc/{entry}/{name}", "rb") as f:
-                    blobs.append(f.read())
-        except OSError:
-            continue
-        if any(n in b for n in needles for b in blobs):
-            found.append(int(entry))
-    return found
 
 
 def cgroup_dirs(ids):
