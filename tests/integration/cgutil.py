@@ -7,6 +7,8 @@ from pyrunc.cgroups.layout import UNIFIED, hierarchies
 
 # v1 subsystems whose v2 controller has another name.
 V2_NAMES = {"blkio": "io"}
+# What every v2 cgroup has without a controller (cgroup.procs, cgroup.freeze...).
+V2_CORE = {"cgroup", "freezer"}
 
 
 def cgroup_of(pid, controller):
@@ -23,7 +25,7 @@ def cgroup_of(pid, controller):
                 unified = mounts[UNIFIED] + path.rstrip("/")
     if unified is not None:
         with open(os.path.join(unified, "cgroup.controllers")) as f:
-            if V2_NAMES.get(controller, controller) in f.read().split() or controller == "cgroup":
+            if V2_NAMES.get(controller, controller) in f.read().split() or controller in V2_CORE:
                 return unified, 2
     raise AssertionError(f"no {controller} cgroup for pid {pid}")
 

@@ -21,7 +21,8 @@ from engineutil import SNIPPETS, Containerd, remove_cgroup_tree, running
 from imageutil import write_image_archive
 from netutil import bridge_ports
 
-pytestmark = [pytest.mark.engine, pytest.mark.root]
+# cgroup: they read the containers' cgroup files, and run in the cgroup-v2 guest too.
+pytestmark = [pytest.mark.engine, pytest.mark.cgroup, pytest.mark.root]
 
 IMAGE = "localhost/pyrunc-busybox:latest"
 PAUSE_IMAGE = "localhost/pyrunc-pause:latest"

@@ -15,7 +15,7 @@ import pytest
 from conftest import PYRUNC
 from netutil import bridge_ports, delete_link, link_names, remove_rules
 
-pytestmark = [pytest.mark.engine, pytest.mark.root]
+pytestmark = [pytest.mark.engine, pytest.mark.podman, pytest.mark.root]
 
 PODMAN = "/usr/bin/podman"
 IMAGE = "localhost/pyrunc-busybox"

@@ -28,7 +28,7 @@ CONF = "/etc/pyrunc-test/containers.conf"
 PREPARE = Path(__file__).resolve().parents[2] / "scripts" / "prepare-podman"
 PYRUNC_STATE_ROOT = "/run/pyrunc"  # podman passes no --root: pyrunc's default
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.podman]
 
 
 def podman(*args, timeout=120, input=None):

@@ -7,7 +7,7 @@ import pytest
 import cgutil
 from test_podman import image, ok, podman  # noqa: F401 - image is a fixture
 
-pytestmark = [pytest.mark.engine, pytest.mark.cgroup]
+pytestmark = [pytest.mark.engine, pytest.mark.podman, pytest.mark.cgroup]
 
 
 def test_podman_limits_reach_the_cgroup(image):  # noqa: F811
