@@ -47,10 +47,10 @@ def ok(result):
 
 @contextlib.contextmanager
 def running(daemon):
-    """Start daemon, yield it, stop it; fails if stopping left anything behind."""
-    daemon.start()
+    """Start daemon, yield it, stop it (also when it did not come up); fails if stopping left
+    anything behind."""
     try:
-        yield daemon
+        yield daemon.start()
     finally:
         problems = daemon.stop()
         assert not problems, problems
