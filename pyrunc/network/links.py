@@ -95,7 +95,7 @@ def ensure_bridge(ipr, network):
             ipr.addr("add", index=index, address=str(subnet.gateway),
                      prefixlen=subnet.network.prefixlen, flags=IFA_F_NODAD, **extra)
     if network.isolation:
-        _ensure_isolation(ipr, network.bridge)
+        ensure_isolation(ipr, network.bridge)
     return index
 
 
@@ -113,7 +113,7 @@ def _isolation_rules(ipr, bridge):
     return found
 
 
-def _ensure_isolation(ipr, bridge):
+def ensure_isolation(ipr, bridge):
     """What enters the bridge may reach the host's own addresses (the `local` table comes
     first) and the other ports of the bridge (switched, not routed), nothing else: with
     forwarding on, a container could otherwise be routed into another network or outside."""

@@ -142,8 +142,21 @@ def test_security_options_reach_the_process(docker, name):
 def test_internal_network_two_containers_ping(docker, name):
     """A user-defined --internal bridge: dockerd's prestart hook (libnetwork-setkey, run by
     pyrunc) wires each container; they reach each other by address and by name."""
+    from netutil import isolation_rules, remove_rules
+    from pyrunc.network import links
     network = f"pyrnet{uuid.uuid4().hex[:6]}"
-    ok(docker.docker("network", "create", "--internal", "--subnet", "10.234.1.0/24", network))
+    network_id = ok(docker.docker("network", "create", "--internal", "--subnet",
+                                  "10.234.1.0/24", network)).stdout.strip()
+    # Without its iptables rules (the daemon runs with --iptables=false) Docker's internal
+    # network would still route through a forwarding host: pyrunc's own isolation rules
+    # (iif <bridge> prohibit) keep anything from leaving through the host.
+    bridge = "br-" + network_id[:12]
+    ipr = links.iproute()
+    try:
+        links.ensure_isolation(ipr, bridge)
+    finally:
+        ipr.close()
+    assert len(isolation_rules(bridge)) == 2  # IPv4 and IPv6
     other = name + "-b"
     try:
         for n in (name, other):
@@ -159,6 +172,8 @@ def test_internal_network_two_containers_ping(docker, name):
         docker.docker("rm", "-f", other)
         docker.docker("rm", "-f", name)
         ok(docker.docker("network", "rm", network))
+        remove_rules(bridge)
+    assert not isolation_rules(bridge)
 
 
 @pytest.mark.parametrize("options,command,expected", [
