@@ -193,6 +193,12 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems
 
+    def import_rootfs(self, rootfs, name, cmd, **kw):
+        """An image of rootfs running cmd (imageutil), imported as name."""
+        from imageutil import write_image_archive
+        self.import_image(write_image_archive(str(self.dir / "image.tar"), rootfs, name, cmd),
+                          **kw)
+
     def empty(self):
         pass
 

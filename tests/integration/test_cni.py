@@ -3,7 +3,6 @@ network configuration, the same test cases, run in throwaway network namespaces;
 have the same shape and the kernel holds the same state (read with pyroute2)."""
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys

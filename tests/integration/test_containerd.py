@@ -15,7 +15,6 @@ import pytest
 from cgutil import all_cgroup_dirs, read
 from conftest import run_on_pty, wait_until
 from engineutil import Containerd, ok, running
-from imageutil import write_image_archive
 
 # cgroup: they read the containers' cgroup files, and run in the cgroup-v2 guest too.
 pytestmark = [pytest.mark.engine, pytest.mark.cgroup, pytest.mark.root]
@@ -26,8 +25,7 @@ IMAGE = "localhost/pyrunc-busybox:latest"
 @pytest.fixture(scope="module")
 def containerd(busybox_rootfs):
     with running(Containerd()) as daemon:
-        daemon.import_image(write_image_archive(str(daemon.dir / "busybox.tar"),
-                                                busybox_rootfs, IMAGE, ["/bin/sh"]))
+        daemon.import_rootfs(busybox_rootfs, IMAGE, ["/bin/sh"])
         yield daemon
 
 

@@ -18,7 +18,6 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 from cgutil import read
 from conftest import read_file, wait_until
 from engineutil import SNIPPETS, Containerd, remove_cgroup_tree, running
-from imageutil import write_image_archive
 from netutil import bridge_ports
 
 # cgroup: they read the containers' cgroup files, and run in the cgroup-v2 guest too.
@@ -139,9 +138,7 @@ def crid(busybox_rootfs):
             for image, cmd in ((IMAGE, ["/bin/sh"]),
                                # A pause image: any command that keeps running serves.
                                (PAUSE_IMAGE, ["/bin/sleep", "2000000000"])):
-                daemon.import_image(write_image_archive(str(daemon.dir / "image.tar"),
-                                                        busybox_rootfs, image, cmd),
-                                    namespace="k8s.io")
+                daemon.import_rootfs(busybox_rootfs, image, cmd, namespace="k8s.io")
             yield client
             left = client.leftovers()
             assert not left, left

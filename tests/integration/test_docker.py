@@ -13,7 +13,6 @@ import pytest
 from cgutil import read
 from conftest import run_on_pty, wait_until
 from engineutil import DOCKER, PYRUNC, Dockerd, ok, running
-from imageutil import write_image_archive
 from pyrunc.capabilities import own_bounding_set
 from pyrunc.names import CAP_NUMBERS
 
@@ -27,8 +26,7 @@ RUNTIME = ["--runtime", "pyrunc"]
 @pytest.fixture(scope="module")
 def docker(busybox_rootfs):
     with running(Dockerd()) as daemon:
-        daemon.import_image(write_image_archive(str(daemon.dir / "busybox.tar"),
-                                                busybox_rootfs, IMAGE, ["/bin/sh"]))
+        daemon.import_rootfs(busybox_rootfs, IMAGE, ["/bin/sh"])
         yield daemon
 
 

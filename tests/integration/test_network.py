@@ -150,7 +150,7 @@ def address_of(env, container_id, ifname="eth0", version=4):
 def test_two_containers_on_default_reach_each_other_and_the_bridge(netenv):
     a, b = f"net-a-{netenv.tag}", f"net-b-{netenv.tag}"
     pid_a = netenv.start(a)
-    pid_b = netenv.start(b)
+    netenv.start(b)
 
     # From outside: the namespace holds lo and eth0, up, with the leased addresses and the
     # default routes via the bridge's addresses; the bridge's ports are the two host ends.

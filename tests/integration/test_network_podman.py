@@ -4,7 +4,6 @@ them leaves no veth, lease, bridge or namespace. podman reads a containers.conf 
 own (CONTAINERS_CONF), so the host's podman settings are not touched."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
