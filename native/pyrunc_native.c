@@ -41,12 +41,6 @@
 #ifndef SYS_fsmount
 #define SYS_fsmount 432
 #endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 /* struct open_how and struct mount_attr, spelled out so that old kernel headers still build. */
 struct pr_open_how {
@@ -182,16 +176,6 @@ int pr_capget(unsigned int effective[2], unsigned int permitted[2], unsigned int
 long pr_keyctl_join_session(const char *name)
 {
     return syscall(SYS_keyctl, 1, name);
-}
-
-int pr_pidfd_open(int pid, unsigned int flags)
-{
-    return (int)syscall(SYS_pidfd_open, pid, flags);
-}
-
-int pr_pidfd_send_signal(int pidfd, int sig, unsigned int flags)
-{
-    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
 }
 
 /* bpf(2). union bpf_attr is zeroed first: the kernel refuses any byte it does not know that is

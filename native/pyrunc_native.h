@@ -43,8 +43,6 @@ int pr_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
 int pr_personality(unsigned long persona);
 
 /* processes */
-int pr_pidfd_open(int pid, unsigned int flags);
-int pr_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 
 /* bpf(2): cgroup device programs (the instructions are built in Python) */
 int pr_bpf_prog_load(unsigned int prog_type, const void *insns, unsigned int insn_cnt,

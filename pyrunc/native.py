@@ -120,14 +120,6 @@ def get_child_subreaper():
     return value[0]
 
 
-def pidfd_open(pid):
-    return _check(_lib.pr_pidfd_open(pid, 0), "pidfd_open")
-
-
-def pidfd_send_signal(pidfd, sig):
-    _check(_lib.pr_pidfd_send_signal(pidfd, sig, 0), "pidfd_send_signal")
-
-
 class SeccompFilter:
     """A libseccomp filter context: add rules, then load() it into the calling process."""
 
