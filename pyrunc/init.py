@@ -148,7 +148,8 @@ def run_init(plan, chan):
             ctx["step"] = "creating the cgroup namespace"
             native.unshare(CLONE_NEWCGROUP)  # after joining: our cgroup is its root
         prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
-                                       plan.extra_env, config.get("linux", {}), plan.listener)
+                                       plan.extra_env, config.get("linux", {}), plan.listener,
+                                       plan.preserve_fds)
         ctx["step"] = "reporting ready"
         chan.send(protocol.READY)
         chan.close()
@@ -165,7 +166,7 @@ def run_init(plan, chan):
         os.write(fd, b"0")
         hooks.run_hooks(config, "startContainer", _hook_state(plan, "created"))
         os.write(fd, b"1")
-        process_setup.exec_now(prepared, plan.preserve_fds)
+        process_setup.exec_now(prepared)
     except BaseException as e:  # noqa: B036 - nobody listens any more: stderr is all we have
         os.write(2, f"pyrunc init: {_describe(e)}\n".encode())
     os._exit(127)
@@ -184,11 +185,11 @@ def run_exec_process(plan, chan):
             os.setsid()
         prepared = process_setup.apply(plan.process, plan.config.get("linux", {}).get("seccomp"),
                                        ctx, plan.extra_env, plan.config.get("linux", {}),
-                                       plan.listener)
+                                       plan.listener, plan.preserve_fds)
         chan.send(protocol.READY)
         ctx["step"] = "exec"
         # The channel is close-on-exec: the parent reads EOF when execve succeeds.
-        process_setup.exec_now(prepared, plan.preserve_fds)
+        process_setup.exec_now(prepared)
     except BaseException as e:  # noqa: B036
         _report(chan, ctx, e)
     os._exit(1)

@@ -29,7 +29,7 @@ def set_step(ctx, step):
     ctx["step"] = step
 
 
-def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None):
+def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None, preserve_fds=0):
     """Apply everything but the execve; return Prepared. ctx['step'] names the current step."""
     set_step(ctx, "rlimits")
     for rl in process.get("rlimits", []):
@@ -49,32 +49,45 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None):
     user = process.get("user", {})
     os.umask(user.get("umask", 0o022))
     env = list(process.get("env", [])) + list(extra_env)
-    # Before seccomp: checking where we landed needs getcwd(), which a profile may deny.
     set_step(ctx, "cwd")
     enter_cwd(process.get("cwd", "/"))
+    caps = capabilities.CapabilityPlan(process.get("capabilities", {}))
+    set_step(ctx, "capabilities")
+    caps.drop_bounding()
+    set_step(ctx, "user")
+    _switch_user(user)  # keep-caps: the permitted set survives for seccomp and capset below
     nnp = bool(process.get("noNewPrivileges"))
     if nnp:
         set_step(ctx, "noNewPrivileges")
         native.prctl(capabilities.PR_SET_NO_NEW_PRIVS, 1)
-    elif seccomp:
-        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-        set_step(ctx, "seccomp")
-        seccomp_mod.load(seccomp, listener)
-    set_step(ctx, "capabilities")
-    caps = capabilities.CapabilityPlan(process.get("capabilities", {}))
-    caps.drop_bounding()
-    set_step(ctx, "user")
-    _switch_user(user)
-    set_step(ctx, "capabilities")
-    caps.apply_sets()
     set_step(ctx, "executable")
     env = _with_home(env, user.get("uid", 0))
-    path = find_executable(process["args"][0], env)
+    path = find_executable(process["args"][0], env)  # as the user, as execve will check
     if not protocol.protection_disabled("exe-check"):
         refuse_runtime_binary(path)
+    if not protocol.protection_disabled("fd-cleanup"):
+        # Close-on-exec for every fd past stdio and the preserved ones. Before the filter:
+        # close_range is one of the calls an older profile denies (runc walks /proc/self/fd).
+        native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
+    if seccomp and not nnp:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: raised from the kept
+        # permitted set for this one call. From here on the runtime makes only the calls
+        # runc makes after its filter too: capset, prctl, a few reads and writes, execve.
+        set_step(ctx, "seccomp")
+        _with_sys_admin()
+        seccomp_mod.load(seccomp, listener)
+    set_step(ctx, "capabilities")
+    caps.apply_sets()
     prepared = Prepared(path, process["args"], env, seccomp if nnp else None, process)
     prepared.listener = listener
     return prepared
+
+
+def _with_sys_admin():
+    effective, permitted, inheritable = native.capget()
+    bit = 1 << names.CAP_NUMBERS["CAP_SYS_ADMIN"]
+    if permitted & bit and not effective & bit:
+        native.capset(effective | bit, permitted, inheritable)
 
 
 def rlimit_value(value):
@@ -200,13 +213,11 @@ def refuse_runtime_binary(path):
         path = words[0].decode(errors="replace")
 
 
-def exec_now(prepared, preserve_fds):
-    """The last steps: LSM labels, late seccomp, close every fd past stdio and the preserved
-    ones, execve."""
+def exec_now(prepared):
+    """The last steps: LSM labels, late seccomp, execve. The fds past stdio and the preserved
+    ones are close-on-exec since apply()."""
     if prepared.process.get("apparmorProfile") or prepared.process.get("selinuxLabel"):
         lsm.exec_attributes(prepared.process)
-    if not protocol.protection_disabled("fd-cleanup"):
-        native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
     env = _env_dict(prepared.env)
     # Last: after the filter, the runtime's only syscall is execve (a profile may deny the rest).
     if prepared.seccomp_late:
