@@ -137,10 +137,10 @@ def validate(config, bundle, need_process=True):
     for key in ("hostname", "domainname"):
         if _get(config, key, str, key) and "uts" not in namespaces:
             raise ConfigError(key, "needs a new uts namespace (linux.namespaces has none)")
-    if "uts" in namespaces and namespaces["uts"] and config.get("hostname"):
-        raise ConfigError("hostname", "cannot be set when joining an existing uts namespace")
     _validate_mounts(config, bundle)
     _validate_linux(linux, namespaces)
+    if "mount" not in namespaces:
+        _validate_without_mount_namespace(config, linux)
     _validate_hooks(config)
     annotations = _get(config, "annotations", dict, "annotations", {})
     for k, v in annotations.items():
@@ -233,11 +233,22 @@ def _validate_namespaces(linux):
             except OSError as e:
                 raise ConfigError(f"{where}.path", f"{path}: {e.strerror}") from None
         result[kind] = path
-    if "mount" not in result:
-        raise ConfigError("linux.namespaces", "a mount namespace is required")
-    if result.get("mount"):
-        raise ConfigError("linux.namespaces", "joining an existing mount namespace is not supported")
     return result
+
+
+def _validate_without_mount_namespace(config, linux):
+    """Without a mount namespace of its own the container shares the runtime's: its mounts
+    are made under the rootfs in the host's mount table (and removed by delete), and it is
+    chrooted, not pivoted. What would change the host's own mounts is refused, as runc refuses
+    the masked and read-only paths."""
+    for key in ("maskedPaths", "readonlyPaths"):
+        if linux.get(key):
+            raise ConfigError(f"linux.{key}", "needs a mount namespace of the container's own "
+                              "(linux.namespaces has none): it would change the host's mounts")
+    if linux.get("rootfsPropagation"):
+        raise ConfigError("linux.rootfsPropagation", "needs a mount namespace of the "
+                          "container's own (linux.namespaces has none): it would change the "
+                          "propagation of the host's mounts")
 
 
 def _validate_mounts(config, bundle):

@@ -87,6 +87,11 @@ class Container:
                 "cgroup_paths": cgroup_paths, "cgroups_created": [],
                 "config": config,
             }
+            if "mount" not in namespaces:
+                # The init's mounts will land in our own mount table, on a bind of the rootfs
+                # onto itself: delete (or this create's failure) takes them off again.
+                st.data["host_mounts_at"] = [os.path.realpath(st.data["rootfs"]),
+                                             _mounts_at(os.path.realpath(st.data["rootfs"]))]
             if _asks_for_network(st.data["annotations"]):
                 st.data["network"] = None  # from here on, delete releases leases by id
             st.save()
@@ -134,7 +139,9 @@ class Container:
 
             def on_hooks():
                 from pyrunc import hooks
-                hook_state = dict(self.state.oci_state(), status=CREATING)
+                # "created": runtime.md's state is that after lifecycle step 2 (the
+                # environment made), which these hooks (steps 3 and 4) follow.
+                hook_state = dict(self.state.oci_state(), status=CREATED)
                 hooks.run_hooks(config, "prestart", hook_state)
                 hooks.run_hooks(config, "createRuntime", hook_state)
 
@@ -188,6 +195,8 @@ class Container:
             _wait_gone(pid, st.data.get("pid_start"))
         created = made_cgroups if made_cgroups is not None else st.data.get("cgroups_created", [])
         left = cgroups.destroy(created, list(cgroup.paths.values()))
+        if st.data.get("host_mounts_at"):
+            _unmount_down_to(*st.data["host_mounts_at"])
         if "network" in st.data:
             from pyrunc.network import attach, ipam
             attach.detach(self.id, st.data["network"], ipam.Book.host(st.root))
@@ -377,8 +386,11 @@ class Container:
         try:
             st.load()
             status = st.status()
-            if status in (RUNNING, PAUSED) and not force:
-                raise StateError(f"cannot delete container {self.id} that is not stopped: {status}")
+            # A created container's init is alive too (runtime.md: deleting a container whose
+            # process still runs MUST fail and have no effect); runc 1.1 kills it instead.
+            if status in (RUNNING, PAUSED, CREATED) and not force:
+                raise StateError(f"cannot delete container {self.id} that is not stopped: "
+                                 f"{status} (--force kills it first)")
             if status == CREATING and not force and st.data.get("pid"):
                 raise StateError(f"cannot delete container {self.id} that is being created")
             self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED), strict=True)
@@ -590,11 +602,47 @@ def _open_namespaces(paths):
                 raise ConfigError(f"linux.namespaces.{kind}.path",
                                   f"{paths[kind]}: {e.strerror}") from None
             opened.append((kind, fd))
+            _check_namespace_type(fd, kind, paths[kind])
     except BaseException:
         for _kind, fd in opened:
             os.close(fd)
         raise
     return opened
+
+
+def _mounts_at(path):
+    """How many mounts are stacked at path in our mount table."""
+    escaped = path.replace("\\", "\\134").replace(" ", "\\040").replace("\n", "\\012")
+    with open("/proc/self/mountinfo") as f:
+        return sum(1 for line in f if line.split(" ", 5)[4] == escaped)
+
+
+def _unmount_down_to(path, count):
+    """Detach what was mounted at path (and so everything under it) since it held count
+    mounts: a container without a mount namespace of its own leaves its mounts in ours."""
+    from pyrunc import native
+    from pyrunc.mountopts import MNT_DETACH
+    while _mounts_at(path) > count:
+        native.umount2(path, MNT_DETACH)
+
+
+NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3): the CLONE_NEW* type of a namespace file
+
+
+def _check_namespace_type(fd, kind, path):
+    """A path must name a namespace of its entry's type (runtime-spec: an error otherwise);
+    setns() would only say EINVAL, and only in the child."""
+    import fcntl
+    from pyrunc.names import NAMESPACES
+    try:
+        actual = fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except OSError:
+        raise ConfigError(f"linux.namespaces.{kind}.path",
+                          f"{path} is not a namespace file") from None
+    if actual != NAMESPACES[kind][0]:
+        named = next((k for k, (flag, _) in NAMESPACES.items() if flag == actual), hex(actual))
+        raise ConfigError(f"linux.namespaces.{kind}.path",
+                          f"{path} is a {named} namespace, not a {kind} namespace")
 
 
 def _container_namespaces(pid, config):

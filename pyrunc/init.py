@@ -7,7 +7,7 @@ import os
 
 from pyrunc import native, process_setup, protocol
 from pyrunc.seccomp import Listener as SeccompListener, uses_notify as seccomp_uses_notify
-from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
+from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
 
@@ -59,7 +59,7 @@ def stage1(plan, chan):
         ctx["step"] = "joining namespaces"
         for kind, fd in plan.join:
             ctx["step"] = f"joining the {kind} namespace"
-            native.setns(fd, 0)
+            native.setns(fd, NAMESPACES[kind][0])  # the kernel checks the type once more
             os.close(fd)
         if plan.new_flags & CLONE_NEWUSER:
             ctx["step"] = "creating the user namespace"
@@ -113,18 +113,19 @@ def run_init(plan, chan):
             ctx["step"] = "joining a session keyring"
             _join_keyring(plan.container_id)
         ctx["step"] = "mounting the rootfs"
+        own_mount_ns = bool(plan.new_flags & CLONE_NEWNS) or _joined(plan, "mount")
         rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
                                     or _joined(plan, "user"), plan.cgroup_paths,
-                                    config.get("linux", {}).get("mountLabel", ""))
+                                    config.get("linux", {}).get("mountLabel", ""), own_mount_ns)
         root_fd = rootfs.prepare(config, rctx)
         if hooks.has_hooks(config, "prestart", "createRuntime"):
             ctx["step"] = "waiting for prestart and createRuntime hooks"
             chan.send(protocol.RUN_HOOKS)
             chan.expect(protocol.HOOKS_DONE)
         ctx["step"] = "createContainer hooks"
-        hooks.run_hooks(config, "createContainer", _hook_state(plan, "creating"))
+        hooks.run_hooks(config, "createContainer", _hook_state(plan, "created"))  # step 5
         ctx["step"] = "pivot_root" if not plan.no_pivot else "chroot"
-        rootfs.pivot(root_fd, plan.no_pivot)
+        rootfs.pivot(root_fd, plan.no_pivot, own_mount_ns)
         os.close(root_fd)
         if config.get("hostname"):
             ctx["step"] = "sethostname"

@@ -17,8 +17,12 @@ _LOCKED = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS
 class RootfsContext:
     """What the rootfs setup needs to know besides config.json."""
 
-    def __init__(self, bundle, rootfs, in_user_ns, cgroup_paths, mount_label=""):
+    def __init__(self, bundle, rootfs, in_user_ns, cgroup_paths, mount_label="",
+                 own_mount_ns=True):
         self.mount_label = mount_label
+        # False: no mount namespace in the config, the mounts land in the runtime's own
+        # mount table (under the rootfs only), and the root is changed with chroot.
+        self.own_mount_ns = own_mount_ns
         self.bundle = bundle
         self.rootfs = rootfs
         self.in_user_ns = in_user_ns
@@ -33,8 +37,9 @@ def prepare(config, ctx):
     # propagate both ways); private and unbindable are applied once the rootfs is in place
     # (an unbindable / could not even be bound onto the rootfs), in finish().
     shared = propagation in ("shared", "rshared")
-    native.mount(None, "/", None, PROPAGATION[propagation] if shared else MS_SLAVE | MS_REC)
-    _make_parent_private(ctx.rootfs)
+    if ctx.own_mount_ns:
+        native.mount(None, "/", None, PROPAGATION[propagation] if shared else MS_SLAVE | MS_REC)
+        _make_parent_private(ctx.rootfs)
     # pivot_root needs the new root to be a mount point.
     native.mount(ctx.rootfs, ctx.rootfs, None, MS_BIND | MS_REC)
     root_fd = os.open(ctx.rootfs, safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -234,9 +239,16 @@ def _mount_hierarchy(root_fd, path, h, flags, ctx, alone):
     _remount(root_fd, path, flags)
 
 
-def pivot(root_fd, no_pivot):
+def pivot(root_fd, no_pivot, own_mount_ns=True):
     """Make the rootfs the container's /. pivot_root detaches the host's tree entirely;
-    --no-pivot only moves the rootfs over / and chroots (the host tree stays underneath)."""
+    --no-pivot only moves the rootfs over / and chroots (the host tree stays underneath).
+    Without a mount namespace of its own, only chroot: pivot_root or a move over / would
+    change the root of the host's mount namespace."""
+    if not own_mount_ns:
+        os.fchdir(root_fd)
+        os.chroot(".")
+        os.chdir("/")
+        return
     if no_pivot:
         os.fchdir(root_fd)
         native.mount(".", "/", None, MS_MOVE)

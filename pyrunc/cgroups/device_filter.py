@@ -92,7 +92,7 @@ def compile_rules(rules):
     from "deny every device" on. Use device_rules.effective_rules for a container's list."""
     table = DeviceTable.from_rules(rules)
     insns = []
-    exceptions = table.sorted_exceptions()
+    exceptions = table.ordered_exceptions()
     if exceptions:
         insns += _prologue()
         for key, bits in exceptions:

@@ -218,9 +218,11 @@ class DeviceTable:
                 return True
         return self.default_allow
 
-    def sorted_exceptions(self):
-        """The exceptions as (key, bits) in a stable order."""
-        return sorted(self.exceptions.items(), key=_key_order)
+    def ordered_exceptions(self):
+        """The exceptions as (key, bits) in the order the rules first named them: the kernel
+        lists devices.list in the order it was written, and the spec's rules are ordered
+        (the config's own rules come before runc's default allow-list)."""
+        return list(self.exceptions.items())
 
 
 def v1_writes(rules, current=None):
@@ -247,7 +249,7 @@ def v1_writes(rules, current=None):
         writes = []
         old = source.exceptions
     added = [(other_file, v1_line(key, bits & ~old.get(key, 0)))
-             for key, bits in target.sorted_exceptions() if bits & ~old.get(key, 0)]
+             for key, bits in target.ordered_exceptions() if bits & ~old.get(key, 0)]
     removed = [(default_file, v1_line(key, bits & ~target.exceptions.get(key, 0)))
                for key, bits in sorted(old.items(), key=_key_order)
                if bits & ~target.exceptions.get(key, 0)]
