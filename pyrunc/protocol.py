@@ -100,7 +100,10 @@ class Channel:
             self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
                                         struct.pack(f"{len(fds)}i", *fds))])
         else:
-            self.sock.send(data)
+            # write(2), not send(2): the init's last messages go after its seccomp filter is
+            # loaded, and a profile that lets a program print allows write but not always
+            # sendto (runc's init writes its sync messages the same way).
+            os.write(self.sock.fileno(), data)
 
     def recv(self):
         """Return (message dict, [fds]); raise ChannelClosed at end of file."""

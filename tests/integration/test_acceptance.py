@@ -188,7 +188,7 @@ def test_bad_id_and_id_in_use(runtime, make_bundle):
     again = runtime("create", "-b", bundle, "acc-dup")
     assert again.returncode == 1 and "already exists" in again.stderr
     assert runtime.state("acc-dup")["pid"] == pid  # the first one is untouched
-    runtime("delete", "acc-dup", check=True)  # a created container can be deleted
+    runtime("delete", "--force", "acc-dup", check=True)  # a created one needs --force
     assert not os.path.exists(f"/proc/{pid}") or wait_until(
         lambda: not os.path.exists(f"/proc/{pid}/cmdline") or
         open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z")

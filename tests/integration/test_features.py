@@ -236,8 +236,8 @@ def test_hooks_run_in_order_with_the_state(runtime, make_bundle, tmp_path):
     runtime("delete", container, check=True)
     entries = read_hook_log(log)
     assert [e[:2] for e in entries] == [
-        ["prestart", "creating"], ["createRuntime", "creating"],
-        ["createContainer", "creating"], ["poststart", "running"], ["poststop", "stopped"]]
+        ["prestart", "created"], ["createRuntime", "created"],
+        ["createContainer", "created"], ["poststart", "running"], ["poststop", "stopped"]]
     for name, _status, hook_pid, hook_id, hook_bundle in entries:
         assert (hook_id, hook_bundle) == (container, bundle), name
         if name in ("prestart", "createRuntime", "poststart"):
@@ -267,7 +267,7 @@ def test_failing_create_runtime_hook_fails_create(runtime, make_bundle, tmp_path
     assert "hook-said-no" in result.stderr
     assert "Traceback" not in result.stderr
     assert_nothing_left(runtime, container, marker)
-    assert [e[:2] for e in read_hook_log(log)][0] == ["prestart", "creating"]
+    assert [e[:2] for e in read_hook_log(log)][0] == ["prestart", "created"]
 
 
 def test_failing_create_runtime_hook_still_runs_poststop(runtime, make_bundle, tmp_path):
@@ -277,7 +277,7 @@ def test_failing_create_runtime_hook_still_runs_poststop(runtime, make_bundle, t
     container = cid("hookstop")
     bundle = make_bundle(edit=_failing_create_runtime(log))
     assert runtime("create", "-b", bundle, container).returncode == 1
-    assert [e[:2] for e in read_hook_log(log)] == [["prestart", "creating"],
+    assert [e[:2] for e in read_hook_log(log)] == [["prestart", "created"],
                                                    ["poststop", "stopped"]]
 
 

@@ -343,12 +343,15 @@ def test_full_lifecycle(runtime, make_bundle, busybox_rootfs):
 
 
 def test_delete_of_a_created_container(runtime, make_bundle):
-    """As runc: a container that was created but never started may be deleted without
-    --force; its waiting init goes with it."""
+    """runtime.md: deleting a container whose process still runs MUST fail and have no effect;
+    a created container's init is alive (runc 1.1 kills it; pyrunc needs --force for that)."""
     bundle = make_bundle(SLEEP)
     runtime("create", "--bundle", bundle, "lc-del-created", check=True)
     pid = runtime.state("lc-del-created")["pid"]
-    runtime("delete", "lc-del-created", check=True)
+    refused = runtime("delete", "lc-del-created")
+    assert refused.returncode == 1 and "not stopped: created" in refused.stderr
+    assert runtime.state("lc-del-created")["status"] == "created"
+    runtime("delete", "--force", "lc-del-created", check=True)
     assert runtime.ids() == []
     assert cgroup_dirs("lc-del-created") == []
     assert wait_until(lambda: not os.path.exists(f"/proc/{pid}") or

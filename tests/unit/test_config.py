@@ -155,10 +155,28 @@ def test_namespace_path_that_does_not_exist(bundle):
 
 
 def test_no_mount_namespace(bundle):
+    """runc runs a config without a mount namespace (in the runtime's, chrooted); what would
+    change the host's own mounts is refused by name."""
     config = good()
     config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"]
                                      if ns["type"] != "mount"]
-    refused(config, bundle, "linux.namespaces")
+    refused(config, bundle, "linux.maskedPaths")
+    config["linux"].pop("maskedPaths", None)
+    refused(config, bundle, "linux.readonlyPaths")
+    config["linux"].pop("readonlyPaths", None)
+    config["linux"]["rootfsPropagation"] = "rshared"
+    refused(config, bundle, "linux.rootfsPropagation")
+    del config["linux"]["rootfsPropagation"]
+    config_mod.validate(config, str(bundle))
+
+
+def test_joining_a_mount_namespace_and_hostname_in_a_joined_uts(bundle):
+    config = good()
+    for ns in config["linux"]["namespaces"]:
+        if ns["type"] in ("mount", "uts"):
+            ns["path"] = "/proc/self/ns/" + ("mnt" if ns["type"] == "mount" else "uts")
+    config["hostname"] = "joined"
+    config_mod.validate(config, str(bundle))
 
 
 @pytest.mark.parametrize("destination", ["relative/path", "proc", "/../../etc", "/dev/../../x",
