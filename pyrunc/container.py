@@ -225,7 +225,10 @@ class Container:
                                  "cannot start a container that has stopped")
             self._release_fifo()
             from pyrunc import hooks
-            hooks.run_hooks(st.data.get("config", {}), "poststart", st.oci_state())
+            # Lifecycle step 9 follows the exec (step 8): "running", with its pid, even when a
+            # short process has already exited by the time the hooks read it.
+            hooks.run_hooks(st.data.get("config", {}), "poststart",
+                            dict(st.oci_state(), status=RUNNING, pid=st.data.get("pid", 0)))
         finally:
             st.unlock()
 
