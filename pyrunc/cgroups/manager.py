@@ -106,6 +106,32 @@ class ContainerCgroup:
         """Check a config's resources before anything is made."""
         self._writes(resources, planned=True)
         self._device_rules(resources, linux_devices)
+        frozen = self.frozen_existing()
+        if frozen:
+            # runc refuses it too: the init would be stopped by the freezer the moment it
+            # joined, and create would wait for it.
+            raise CgroupError("linux.cgroupsPath", f"cgroup {frozen} is frozen: the container's "
+                              "init cannot run in it (thaw it, or name another cgroup)")
+
+    def frozen_existing(self):
+        """The first of the container's cgroups, or the nearest existing parent of one not made
+        yet (a child is born frozen under a frozen parent), that is frozen or freezing; None."""
+        for key, path in self.paths.items():
+            v1 = key != layout.UNIFIED
+            if v1 and "freezer" not in key.split(","):
+                continue
+            d = path
+            while not os.path.isdir(d):
+                d = os.path.dirname(d)
+            cg = CgroupDir(d, 1 if v1 else 2)
+            if v1:
+                # The v1 state includes the parents' (FROZEN when an ancestor is); the root
+                # has no freezer.state.
+                if cg.read("freezer.state") in ("FROZEN", "FREEZING"):
+                    return d
+            elif cg.read("cgroup.freeze") == "1" or cg.read_keyed("cgroup.events").get("frozen"):
+                return d
+        return None
 
     def apply(self, resources, linux_devices=(), updating=False, previous=None):
         """Write every field of resources; devices always (the default allow-list applies to
