@@ -6,6 +6,7 @@ Every verb takes the container's lock; a failing create removes everything it ma
 import _signal as signal  # signal.py without enum wrappers (~3 ms per start)
 import os
 import select
+import time
 
 # Only what every verb needs is imported here: config, cgroups and foreground are imported
 # by the verbs that use them, so that `start`, `state` and `kill`, which engines run for every
@@ -13,6 +14,10 @@ import select
 from pyrunc import log, state as state_mod
 from pyrunc.errors import ConfigError, PyruncError, StateError
 from pyrunc.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
+
+# How long `start` waits for the init to take the exec fifo and exec (its startContainer hooks'
+# timeouts on top); the init does it in milliseconds unless it is stuck.
+START_TIMEOUT = 10.0
 
 
 class Container:
@@ -49,6 +54,14 @@ class Container:
 
     def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                 foreground, rootless=None):
+        from pyrunc import fds
+        # Before the lock or any other fd of ours is opened: see fds.py.
+        with fds.reserved(preserve_fds + fds.listen_fds()) as reserved_fds:
+            return self._create_reserved(bundle, console_socket, pid_file, no_pivot,
+                                         no_new_keyring, reserved_fds, foreground, rootless)
+
+    def _create_reserved(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring,
+                         reserved_fds, foreground, rootless):
         from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
         bundle = os.path.abspath(bundle)
         config = config_mod.load_bundle_config(bundle)
@@ -105,8 +118,8 @@ class Container:
                 join=_open_namespaces({k: p for k, p in namespaces.items() if p}),
                 fifo_fd=os.open(st.fifo_path, os.O_PATH | os.O_CLOEXEC),
                 no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                preserve_fds=preserve_fds + _listen_fds(), extra_env=_listen_env(),
-                cgroup_paths=cgroup_paths, close_fds=[st.lock_fd])
+                preserve_fds=reserved_fds.count, passed_fds=reserved_fds.passed,
+                extra_env=_listen_env(), cgroup_paths=cgroup_paths, close_fds=[st.lock_fd])
 
             def after_fork():
                 # Made while stage1 sets up namespaces on the other core; the init joins
@@ -223,8 +236,16 @@ class Container:
     def _release_fifo(self):
         """Open the exec fifo: the init writes "0" (released), runs the startContainer hooks,
         writes "1" and execs, which closes its end: end-of-file after "01" means the
-        container's process runs."""
+        container's process runs. Bounded: an init that is stopped or frozen cannot answer,
+        and start says so rather than wait for it."""
+        from pyrunc import hooks
         st = self.state
+        why = self._init_stuck()
+        if why:
+            raise StateError(f"cannot start the container: {why}")
+        timeout = START_TIMEOUT + hooks.total_timeout(st.data.get("config", {}),
+                                                      "startContainer")
+        deadline = time.monotonic() + timeout
         fd = os.open(st.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         pidfd = _pidfd(st.pid)
         received = b""
@@ -234,7 +255,8 @@ class Container:
             if pidfd is not None:
                 poller.register(pidfd, select.POLLIN)
             while True:
-                events = dict(poller.poll())
+                left = deadline - time.monotonic()
+                events = dict(poller.poll(max(0.0, min(left, 0.25)) * 1000))
                 if fd in events:
                     data = os.read(fd, 16)
                     if data:
@@ -244,6 +266,17 @@ class Container:
                         break
                 if pidfd is not None and pidfd in events and not received:
                     raise StateError("the container's init exited before it could start")
+                if not events:
+                    why = self._init_stuck()
+                    if why:
+                        raise StateError(f"the container did not start: {why}")
+                    if left <= 0:
+                        raise StateError(f"the container's init (pid {st.pid}) did not start "
+                                         f"its process within {timeout:g} s")
+                elif fd in events and not received:
+                    # POLLHUP before the init opened its end: nothing to read yet, and poll
+                    # would report it again at once.
+                    time.sleep(0.001)
         finally:
             os.close(fd)
             if pidfd is not None:
@@ -252,6 +285,18 @@ class Container:
         if received != b"01":
             raise StateError("the container's process did not start: a startContainer hook "
                              "failed or the init died (see the container's stderr)")
+
+    def _init_stuck(self):
+        """Why the container's init cannot run now (stopped by a signal, or frozen with its
+        cgroup), or None."""
+        st = self.state
+        info = state_mod.proc_start_time(st.pid)
+        if info is not None and info[0] in ("T", "t"):
+            return (f"its init (pid {st.pid}) is stopped (SIGSTOP?): send it SIGCONT, or "
+                    "delete the container")
+        if st._frozen():
+            return "it is paused (its cgroup is frozen): resume it first"
+        return None
 
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
@@ -278,8 +323,9 @@ class Container:
     def _delete_after_run(self):
         st = self.state
         try:
-            st.lock()
-        except PyruncError:
+            st.lock(on_busy=self._kill_lock_holders)
+        except PyruncError as e:
+            log.warning(f"the container is left behind: {e}")
             return
         try:
             st.load()
@@ -292,13 +338,16 @@ class Container:
     def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0):
         """Run process (a config.json process object) inside the running container. Returns
         the exit status (foreground) or the pid (detach)."""
-        if detach:
-            return self._exec(process, console_socket, True, pid_file, preserve_fds, None)
-        from pyrunc import foreground
-        with foreground.Subreaper() as reaper:
-            return self._exec(process, console_socket, False, pid_file, preserve_fds, reaper)
+        from pyrunc import fds
+        with fds.reserved(preserve_fds + fds.listen_fds()) as reserved_fds:  # see fds.py
+            if detach:
+                return self._exec(process, console_socket, True, pid_file, reserved_fds, None)
+            from pyrunc import foreground
+            with foreground.Subreaper() as reaper:
+                return self._exec(process, console_socket, False, pid_file, reserved_fds,
+                                  reaper)
 
-    def _exec(self, process, console_socket, detach, pid_file, preserve_fds, reaper):
+    def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper):
         from pyrunc import config as config_mod, foreground
         st = self.state
         st.lock()
@@ -322,7 +371,8 @@ class Container:
                 # spawn closes the namespace fds in every case, once they are open
                 plan = init.Plan(config=config, process=process, container_id=self.id,
                                  join=_open_namespaces(_container_namespaces(st.pid, config)),
-                                 preserve_fds=preserve_fds + _listen_fds(),
+                                 preserve_fds=reserved_fds.count,
+                                 passed_fds=reserved_fds.passed,
                                  extra_env=_listen_env(), is_exec=True,
                                  cgroup_paths=st.data.get("cgroup_paths", {}),
                                  close_fds=[st.lock_fd])
@@ -373,7 +423,8 @@ class Container:
 
     def delete(self, force=False):
         st = self.state
-        st.lock()
+        # --force: whatever the container's processes hold, it goes (see _kill_lock_holders).
+        st.lock(on_busy=self._kill_lock_holders if force else None)
         try:
             st.load()
             status = st.status()
@@ -384,6 +435,50 @@ class Container:
             self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED), strict=True)
         finally:
             st.unlock()
+
+    def _kill_lock_holders(self):
+        """While delete --force waits for the lock: a process of this container that holds it
+        (an fd on the state dir that reached the container) would otherwise make every command
+        on the container wait for it forever. Such holders are killed, with the rest of the
+        container, which is being deleted anyway; a holder outside the container (another
+        pyrunc command) is waited for, within the lock's bound."""
+        from pyrunc import locks
+        pids = locks.holders(self.state.dir)
+        if not pids:
+            return
+        try:
+            self.state.load()  # without the lock: state.json is replaced atomically
+        except PyruncError:
+            return
+        ours = [p for p in pids if self._is_own_process(p)]
+        if not ours:
+            return
+        log.warning(f"killing the container's processes that hold its lock: "
+                    f"{', '.join(map(str, ours))}")
+        _signal_all(self._cgroup(), signal.SIGKILL)
+        for pid in ours:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _is_own_process(self, pid):
+        """pid belongs to this container: its init, a process in its cgroups, or one in its pid
+        namespace (a rootless container has no cgroups)."""
+        st = self.state
+        init_pid = st.data.get("pid")
+        if not init_pid or not state_mod.process_matches(init_pid, st.data.get("pid_start")):
+            init_pid = 0
+        if pid == init_pid or pid in self._cgroup().pids():
+            return True
+        if init_pid:
+            try:
+                theirs = os.readlink(f"/proc/{init_pid}/ns/pid")
+                return (theirs != os.readlink("/proc/self/ns/pid")
+                        and os.readlink(f"/proc/{pid}/ns/pid") == theirs)
+            except OSError:
+                return False
+        return False
 
     # -- cgroup verbs: pause, resume, update, processes, stats ----------------------------------
 
@@ -613,19 +708,9 @@ def _container_namespaces(pid, config):
     return result
 
 
-def _listen_fds():
-    """Socket activation fds meant for us: LISTEN_FDS counts only when LISTEN_PID is our pid
-    (as systemd says, and runc checks)."""
-    try:
-        if int(os.environ.get("LISTEN_PID", "0")) != os.getpid():
-            return 0
-        return int(os.environ.get("LISTEN_FDS", "0"))
-    except ValueError:
-        return 0
-
-
 def _listen_env():
-    n = _listen_fds()
+    from pyrunc.fds import listen_fds
+    n = listen_fds()
     return [f"LISTEN_FDS={n}", "LISTEN_PID=1"] if n else []
 
 
