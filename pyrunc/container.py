@@ -18,6 +18,9 @@ from pyrunc.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 # How long `start` waits for the init to take the exec fifo and exec (its startContainer hooks'
 # timeouts on top); the init does it in milliseconds unless it is stuck.
 START_TIMEOUT = 10.0
+# How long kill --all and delete wait for the freezer that keeps the container from forking
+# past their signal.
+FREEZE_TIMEOUT = 2.0
 
 
 class Container:
@@ -97,7 +100,10 @@ class Container:
                 "rootfs": os.path.join(bundle, config["root"]["path"]),
                 "created": state_mod.utc_now(), "owner": _owner(),
                 "annotations": config.get("annotations") or {},
-                "cgroup_paths": cgroup_paths, "cgroups_created": [],
+                # What create() will make, in case pyrunc dies while making it; the exact list
+                # replaces it below.
+                "cgroup_paths": cgroup_paths,
+                "cgroups_created": cgroup.missing() if cgroup else [],
                 "config": config,
             }
             if _asks_for_network(st.data["annotations"]):
@@ -127,6 +133,7 @@ class Container:
                 if cgroup is None:
                     return
                 made_cgroups.extend(cgroup.create())
+                protocol.checkpoint("cgroups-made")  # before the exact list is recorded
                 st.data["cgroups_created"] = made_cgroups
                 st.save()
                 cgroup.apply(resources, linux.get("devices") or [])
@@ -723,9 +730,11 @@ def _signal_all(cgroup, sig):
     was_frozen = cgroup.frozen()
     try:
         if not was_frozen:
-            cgroup.set_frozen(True)
+            # Briefly: a task that cannot freeze (in an uninterruptible sleep) must not hold
+            # kill or delete for long; it is signalled unfrozen then.
+            cgroup.set_frozen(True, timeout=FREEZE_TIMEOUT)
     except PyruncError:
-        pass  # no freezer: signal as we are
+        pass  # no freezer, or it did not freeze in time: signal as we are
     signalled = set()
     try:
         for pid in cgroup.pids():

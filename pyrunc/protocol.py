@@ -68,7 +68,7 @@ READY = "ready"
 ERROR = "error"
 
 # Where a SIGKILL of the parent may be injected (PYRUNC_TEST_KILL_AT=<step>) by the fault tests.
-PARENT_STEPS = ("state-dir", "forked", "init-pid", "continued", "cgroup-joined", "ready",
+PARENT_STEPS = ("state-dir", "forked", "cgroups-made", "init-pid", "continued", "cgroup-joined", "ready",
                 "state-written")
 # Only reached by a bundle that asks for a network (tests/integration/test_network.py).
 NETWORK_STEPS = ("network",)

@@ -163,9 +163,14 @@ class ContainerCgroup:
 
     # -- directories and membership --------------------------------------------------------------
 
+    def missing(self):
+        """The container's own directories that do not exist yet: what create() will make
+        (recorded before it runs, so that a pyrunc killed while making them is cleaned up)."""
+        return [d for d in self.paths.values() if not os.path.isdir(d)]
+
     def create(self):
         """Make the directories (and missing parents); return the ones made, which are the
-        only ones destroy() ever removes."""
+        only ones destroy() ever removes (with the parents other containers made, parents.py)."""
         created = []
         try:
             for key, directory in self.paths.items():
@@ -193,7 +198,11 @@ class ContainerCgroup:
             try:
                 for d in reversed(missing):
                     try:
-                        os.mkdir(d, 0o755)
+                        if d == directory:
+                            os.mkdir(d, 0o755)
+                        else:  # a parent: shared with later containers (parents.py)
+                            from pyrunc.cgroups import parents
+                            parents.make(d)
                         created.append(d)
                     except FileExistsError:
                         pass
@@ -240,13 +249,14 @@ class ContainerCgroup:
             return CgroupDir(self.unified, 2)
         return None
 
-    def set_frozen(self, frozen):
+    def set_frozen(self, frozen, timeout=10.0):
+        """Freeze or thaw, waiting at most timeout seconds for the kernel to finish."""
         from pyrunc.cgroups import freezer
         d = self._freezer()
         if d is None:
             raise CgroupError("", "no freezer on this host (neither the v1 freezer controller "
                               "nor cgroup v2)")
-        freezer.set_frozen(d, frozen)
+        freezer.set_frozen(d, frozen, timeout)
 
     def frozen(self):
         from pyrunc.cgroups import freezer
@@ -312,12 +322,18 @@ def destroy(created, leaves=(), timeout=5.0):
     left = []
     for d in sorted(created, key=lambda p: p.count("/"), reverse=True):
         if d not in leaves:
-            _rmdir(d, None)
-            continue
+            continue  # a parent: below, once the leaves are gone
         for directory in _children_first(d):
             if not _rmdir(directory, deadline):
                 left.append(directory)
                 break
+    # The parents this container made, and those other containers made above its cgroups:
+    # whichever container leaves one empty removes it (parents.py).
+    from pyrunc.cgroups import parents
+    candidates = [d for d in created if d not in leaves]
+    for leaf in leaves:
+        candidates += parents.marked_ancestors(leaf)
+    parents.release(candidates)
     return CgroupsLeftError(left, timeout) if left else None
 
 
