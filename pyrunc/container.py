@@ -57,9 +57,8 @@ class Container:
 
     def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                 foreground, rootless=None):
-        from pyrunc import fds
         # Before the lock or any other fd of ours is opened: see fds.py.
-        with fds.reserved(preserve_fds + fds.listen_fds()) as reserved_fds:
+        with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:
             return self._create_reserved(bundle, console_socket, pid_file, no_pivot,
                                          no_new_keyring, reserved_fds, foreground, rootless)
 
@@ -77,6 +76,11 @@ class Container:
         linux = config.get("linux", {})
         resources = linux.get("resources") or {}
         rootless = state_mod.is_rootless(rootless)
+        if os.path.isdir(self.state.dir):
+            # Said first (st.make below decides for good): the cgroup checks would otherwise
+            # report the existing container's own cgroup, paused say, as the problem.
+            from pyrunc.errors import ContainerExistsError
+            raise ContainerExistsError(self.id)
         cgroup = None
         if rootless:  # cgroups are not ours to make (no delegation support yet)
             if resources:
@@ -345,8 +349,7 @@ class Container:
     def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0):
         """Run process (a config.json process object) inside the running container. Returns
         the exit status (foreground) or the pid (detach)."""
-        from pyrunc import fds
-        with fds.reserved(preserve_fds + fds.listen_fds()) as reserved_fds:  # see fds.py
+        with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:  # see fds.py
             if detach:
                 return self._exec(process, console_socket, True, pid_file, reserved_fds, None)
             from pyrunc import foreground
@@ -715,9 +718,57 @@ def _container_namespaces(pid, config):
     return result
 
 
+def reserve_caller_fds(preserve_fds):
+    """For the CLI, before it opens anything of its own: keep the preserved range and stdio
+    free of pyrunc's fds (fds.py), when there is anything to keep."""
+    count = preserve_fds + _listen_fds()
+    if count or not _stdio_open():
+        from pyrunc import fds
+        fds.reserve(count)
+
+
+def _reserved_fds(count):
+    """fds.reserved(count); with nothing to reserve (no preserved fds, stdio open: the common
+    case) a stand-in, and fds.py is not even imported."""
+    if count == 0 and _stdio_open():
+        return _NoReservation()
+    from pyrunc import fds
+    return fds.reserved(count)
+
+
+class _NoReservation:
+    count = 0
+    passed = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _stdio_open():
+    try:
+        for fd in (0, 1, 2):
+            os.get_inheritable(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _listen_fds():
+    """Socket activation fds meant for us: LISTEN_FDS counts only when LISTEN_PID is our pid
+    (as systemd says, and runc checks). They sit at 3.. and are passed on like preserved fds."""
+    try:
+        if int(os.environ.get("LISTEN_PID", "0")) != os.getpid():
+            return 0
+        return int(os.environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return 0
+
+
 def _listen_env():
-    from pyrunc.fds import listen_fds
-    n = listen_fds()
+    n = _listen_fds()
     return [f"LISTEN_FDS={n}", "LISTEN_PID=1"] if n else []
 
 

@@ -117,22 +117,3 @@ def _is_open(fd):
         return False
 
 
-def pass_to_container(passed):
-    """In the child: the caller's fds in the range survive the execve (runc passes them even
-    when close-on-exec); the placeholders, close-on-exec, do not."""
-    for fd in passed:
-        try:
-            os.set_inheritable(fd, True)
-        except OSError:
-            pass
-
-
-def listen_fds():
-    """Socket activation fds meant for us: LISTEN_FDS counts only when LISTEN_PID is our pid
-    (as systemd says, and runc checks). They sit at 3.. and are passed on like preserved fds."""
-    try:
-        if int(os.environ.get("LISTEN_PID", "0")) != os.getpid():
-            return 0
-        return int(os.environ.get("LISTEN_FDS", "0"))
-    except ValueError:
-        return 0

@@ -232,8 +232,8 @@ def _close_inherited_fds(plan, chan):
         for fd in plan.close_fds:
             os.close(fd)
         return
-    from pyrunc import fds
-    fds.pass_to_container(plan.passed_fds)
+    for fd in plan.passed_fds:  # runc passes them even when close-on-exec
+        os.set_inheritable(fd, True)
     first = 3 + plan.preserve_fds
     keep = sorted({chan.fileno(), plan.fifo_fd, *(fd for _kind, fd in plan.join)} - {-1})
     for fd in keep + [0x7FFFFFFF]:
