@@ -15,6 +15,9 @@ from pyrunc.cgroups.files import CgroupDir, CgroupError, PlannedDir
 
 # How often create() walks a path again after a parent vanished under it (see _make).
 CREATE_ATTEMPTS = 5
+# Where the parent cgroups pyrunc made are marked (parents.py); read here so that a delete with
+# nothing marked does not import that module.
+PARENT_MARKS = "/run/pyrunc-cgroups"
 
 
 def _controllers():
@@ -210,8 +213,7 @@ class ContainerCgroup:
                     if key == layout.UNIFIED and (self.pure_v2 or parent in created):
                         _enable_controllers(parent)
                     elif "cpuset" in key.split(","):
-                        from pyrunc.cgroups import cpuset
-                        cpuset.inherit(CgroupDir(d, 1), CgroupDir(parent, 1))
+                        _inherit_cpuset(d, parent)
                 return
             except FileNotFoundError:
                 if attempt == CREATE_ATTEMPTS - 1:
@@ -290,6 +292,21 @@ class ContainerCgroup:
         return memory.oom_kills(d) if d is not None else 0
 
 
+def _inherit_cpuset(directory, parent):
+    """Copy a v1 cpuset's cpus and mems from its parent. A parent that another container made
+    a moment ago may not have its own yet (it copies them right after its mkdir): such a
+    pyrunc-made parent is filled here first, with the same values; one pyrunc did not make is
+    left as it is."""
+    from pyrunc.cgroups import cpuset
+    p = CgroupDir(parent, 1)
+    if p.exists("cpuset.cpus") and not all((p.read(n) or "").strip()
+                                          for n in ("cpuset.cpus", "cpuset.mems")):
+        from pyrunc.cgroups import parents
+        if parents.is_marked(parent):
+            _inherit_cpuset(parent, os.path.dirname(parent))
+    cpuset.inherit(CgroupDir(directory, 1), p)
+
+
 def _enable_controllers(parent):
     """Offer the parent's controllers to its children (cgroup.subtree_control), each one on
     its own so that one the kernel refuses (a threaded or busy parent) does not stop the rest."""
@@ -329,12 +346,20 @@ def destroy(created, leaves=(), timeout=5.0):
                 break
     # The parents this container made, and those other containers made above its cgroups:
     # whichever container leaves one empty removes it (parents.py).
-    from pyrunc.cgroups import parents
     candidates = [d for d in created if d not in leaves]
-    for leaf in leaves:
-        candidates += parents.marked_ancestors(leaf)
-    parents.release(candidates)
+    if candidates or _any_parent_marked():
+        from pyrunc.cgroups import parents
+        for leaf in leaves:
+            candidates += parents.marked_ancestors(leaf)
+        parents.release(candidates)
     return CgroupsLeftError(left, timeout) if left else None
+
+
+def _any_parent_marked():
+    try:
+        return bool(os.listdir(PARENT_MARKS))
+    except OSError:
+        return False
 
 
 def _children_first(directory):

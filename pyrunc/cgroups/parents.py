@@ -4,7 +4,7 @@ container below them, and who removes them.
 The container that made a parent cannot always remove it: another container may still have its
 cgroup under it then, and that one did not make the parent, so nobody would remove it after
 (an empty child left under the shared parent, in whichever hierarchies the two happened to
-race). So the parents pyrunc made are marked host-wide, one empty file a parent in REGISTRY,
+race). So the parents pyrunc made are marked host-wide, one empty file a parent in /run/pyrunc-cgroups,
 and whichever container leaves a marked parent empty removes it, whoever made it. Making a
 parent and removing one happen under the registry's flock, so that a parent made again just
 after another container removed it is never left unmarked; the marker is written before the
@@ -12,19 +12,23 @@ mkdir, so a pyrunc killed between the two leaves a marker of nothing (dropped at
 rather than an unmarked parent.
 
 A parent that pyrunc did not make (a pod's cgroup an engine made, a test's) carries no marker
-and is never removed.
+and is never removed. The registry's place is manager.PARENT_MARKS.
 """
 import os
 
 from pyrunc import log
+from pyrunc.cgroups import manager
 
-REGISTRY = "/run/pyrunc-cgroups"
 LOCK_TIMEOUT = 10.0
+
+
+def registry():
+    return manager.PARENT_MARKS
 
 
 def _marker(path):
     # One flat name per cgroup directory, readable and reversible: '%' and '/' escaped.
-    return os.path.join(REGISTRY, path.replace("%", "%25").replace("/", "%2F"))
+    return os.path.join(registry(), path.replace("%", "%25").replace("/", "%2F"))
 
 
 class Locked:
@@ -32,12 +36,12 @@ class Locked:
 
     def __enter__(self):
         from pyrunc.state import flock_within
-        os.makedirs(REGISTRY, mode=0o700, exist_ok=True)
-        self.fd = os.open(REGISTRY, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        os.makedirs(registry(), mode=0o700, exist_ok=True)
+        self.fd = os.open(registry(), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         if not flock_within(self.fd, LOCK_TIMEOUT):
             os.close(self.fd)
             from pyrunc.locks import LockBusyError
-            raise LockBusyError("the cgroup parents' registry", REGISTRY, LOCK_TIMEOUT)
+            raise LockBusyError("the cgroup parents' registry", registry(), LOCK_TIMEOUT)
         return self
 
     def __exit__(self, *exc):

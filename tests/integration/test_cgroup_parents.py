@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from pyrunc.cgroups import parents
+from pyrunc.cgroups.manager import PARENT_MARKS
 from pyrunc.cgroups.layout import hierarchies
 
 pytestmark = [pytest.mark.root, pytest.mark.cgroup]
@@ -69,8 +69,8 @@ def test_containers_under_a_shared_parent_leave_no_child_cgroup(runtime, make_bu
     failed = [r.stderr for r in results if r.returncode != 0]
     assert not failed, failed[:3]
     assert children(made) == []
-    marks = [m for m in os.listdir(parents.REGISTRY) if name in m] \
-        if os.path.isdir(parents.REGISTRY) else []
+    marks = [m for m in os.listdir(PARENT_MARKS) if name in m] \
+        if os.path.isdir(PARENT_MARKS) else []
     assert marks == []
 
 

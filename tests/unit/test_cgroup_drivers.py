@@ -30,8 +30,8 @@ def fake_cgroup(tmp_path, name, version, content):
 def private_parent_registry(tmp_path, monkeypatch):
     """The marks of pyrunc-made parent cgroups go to a private directory here, never to the
     host's /run/pyrunc-cgroups."""
-    from pyrunc.cgroups import parents
-    monkeypatch.setattr(parents, "REGISTRY", str(tmp_path / "registry"))
+    from pyrunc.cgroups import manager
+    monkeypatch.setattr(manager, "PARENT_MARKS", str(tmp_path / "registry"))
 
 
 def test_memory_v1_files():
