@@ -241,6 +241,8 @@ def _run_map_helper(helper, pid, maps, field):
                                  for k in ("containerID", "hostID", "size")]
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise PyruncError(f"{field}: {helper} did not finish within 10 s") from None
     except OSError as e:
         raise PyruncError(f"{field}: {helper}: {e.strerror} (install uidmap)") from None
     if result.returncode != 0:
