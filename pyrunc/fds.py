@@ -51,7 +51,8 @@ def reserve(count):
     limit = os.sysconf("SC_OPEN_MAX")
     if count < 0 or 3 + count > limit:
         from pyrunc.errors import UsageError
-        raise UsageError(f"--preserve-fds {count}: fds 3..{count + 2} would pass the open-file "
+        raise UsageError(f"--preserve-fds {count}: must be 0 or more" if count < 0 else
+                         f"--preserve-fds {count}: fds 3..{count + 2} would pass the open-file "
                          f"limit ({limit})")
     reservation = Reservation(count)
     ours = set()
