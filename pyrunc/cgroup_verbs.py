@@ -93,7 +93,10 @@ def cmd_ps(g, o, root):
     import subprocess
     args = list(o.get("ps_args") or ()) or ["-ef"]
     try:
-        out = subprocess.run(["ps", *args], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(["ps", *args], capture_output=True, text=True, check=True,
+                             timeout=30).stdout
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"ps {' '.join(args)}: no answer within 30 s") from None
     except (OSError, subprocess.CalledProcessError) as e:
         raise UsageError(f"ps {' '.join(args)}: {getattr(e, 'stderr', '') or e}") from None
     lines = out.splitlines()

@@ -237,6 +237,10 @@ def run_verb(verb, g, o):
     from pyrunc import log
     try:
         apply_globals(g)
+        if verb in ("create", "run", "exec"):
+            # Before anything of ours is opened (the lock, the channel...): see fds.py.
+            from pyrunc.container import reserve_caller_fds
+            reserve_caller_fds(int(o.get("preserve_fds") or 0))
         return VERBS[verb](g, o) or 0
     except PyruncError as e:
         return _fail(g, str(e), e.exit_code)

@@ -6,6 +6,7 @@ Every verb takes the container's lock; a failing create removes everything it ma
 import _signal as signal  # signal.py without enum wrappers (~3 ms per start)
 import os
 import select
+import time
 
 # Only what every verb needs is imported here: config, cgroups and foreground are imported
 # by the verbs that use them, so that `start`, `state` and `kill`, which engines run for every
@@ -13,6 +14,13 @@ import select
 from pyrunc import log, state as state_mod
 from pyrunc.errors import ConfigError, PyruncError, StateError
 from pyrunc.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED
+
+# How long `start` waits for the init to take the exec fifo and exec (its startContainer hooks'
+# timeouts on top); the init does it in milliseconds unless it is stuck.
+START_TIMEOUT = 10.0
+# How long kill --all and delete wait for the freezer that keeps the container from forking
+# past their signal.
+FREEZE_TIMEOUT = 2.0
 
 
 class Container:
@@ -49,6 +57,13 @@ class Container:
 
     def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                 foreground, rootless=None):
+        # Before the lock or any other fd of ours is opened: see fds.py.
+        with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:
+            return self._create_reserved(bundle, console_socket, pid_file, no_pivot,
+                                         no_new_keyring, reserved_fds, foreground, rootless)
+
+    def _create_reserved(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring,
+                         reserved_fds, foreground, rootless):
         from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
         bundle = os.path.abspath(bundle)
         config = config_mod.load_bundle_config(bundle)
@@ -61,6 +76,11 @@ class Container:
         linux = config.get("linux", {})
         resources = linux.get("resources") or {}
         rootless = state_mod.is_rootless(rootless)
+        if os.path.isdir(self.state.dir):
+            # Said first (st.make below decides for good): the cgroup checks would otherwise
+            # report the existing container's own cgroup, paused say, as the problem.
+            from pyrunc.errors import ContainerExistsError
+            raise ContainerExistsError(self.id)
         cgroup = None
         if rootless:  # cgroups are not ours to make (no delegation support yet)
             if resources:
@@ -84,7 +104,10 @@ class Container:
                 "rootfs": os.path.join(bundle, config["root"]["path"]),
                 "created": state_mod.utc_now(), "owner": _owner(),
                 "annotations": config.get("annotations") or {},
-                "cgroup_paths": cgroup_paths, "cgroups_created": [],
+                # What create() will make, in case pyrunc dies while making it; the exact list
+                # replaces it below.
+                "cgroup_paths": cgroup_paths,
+                "cgroups_created": cgroup.missing() if cgroup else [],
                 "config": config,
             }
             if "mount" not in namespaces:
@@ -110,8 +133,8 @@ class Container:
                 join=_open_namespaces({k: p for k, p in namespaces.items() if p}),
                 fifo_fd=os.open(st.fifo_path, os.O_PATH | os.O_CLOEXEC),
                 no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                preserve_fds=preserve_fds + _listen_fds(), extra_env=_listen_env(),
-                cgroup_paths=cgroup_paths, close_fds=[st.lock_fd])
+                preserve_fds=reserved_fds.count, passed_fds=reserved_fds.passed,
+                extra_env=_listen_env(), cgroup_paths=cgroup_paths, close_fds=[st.lock_fd])
 
             def after_fork():
                 # Made while stage1 sets up namespaces on the other core; the init joins
@@ -119,6 +142,7 @@ class Container:
                 if cgroup is None:
                     return
                 made_cgroups.extend(cgroup.create())
+                protocol.checkpoint("cgroups-made")  # before the exact list is recorded
                 st.data["cgroups_created"] = made_cgroups
                 st.save()
                 cgroup.apply(resources, linux.get("devices") or [])
@@ -235,8 +259,16 @@ class Container:
     def _release_fifo(self):
         """Open the exec fifo: the init writes "0" (released), runs the startContainer hooks,
         writes "1" and execs, which closes its end: end-of-file after "01" means the
-        container's process runs."""
+        container's process runs. Bounded: an init that is stopped or frozen cannot answer,
+        and start says so rather than wait for it."""
+        from pyrunc import hooks
         st = self.state
+        why = self._init_stuck()
+        if why:
+            raise StateError(f"cannot start the container: {why}")
+        timeout = START_TIMEOUT + hooks.total_timeout(st.data.get("config", {}),
+                                                      "startContainer")
+        deadline = time.monotonic() + timeout
         fd = os.open(st.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         pidfd = _pidfd(st.pid)
         received = b""
@@ -246,7 +278,8 @@ class Container:
             if pidfd is not None:
                 poller.register(pidfd, select.POLLIN)
             while True:
-                events = dict(poller.poll())
+                left = deadline - time.monotonic()
+                events = dict(poller.poll(max(0.0, min(left, 0.25)) * 1000))
                 if fd in events:
                     data = os.read(fd, 16)
                     if data:
@@ -256,6 +289,17 @@ class Container:
                         break
                 if pidfd is not None and pidfd in events and not received:
                     raise StateError("the container's init exited before it could start")
+                if not events:
+                    why = self._init_stuck()
+                    if why:
+                        raise StateError(f"the container did not start: {why}")
+                    if left <= 0:
+                        raise StateError(f"the container's init (pid {st.pid}) did not start "
+                                         f"its process within {timeout:g} s")
+                elif fd in events and not received:
+                    # POLLHUP before the init opened its end: nothing to read yet, and poll
+                    # would report it again at once.
+                    time.sleep(0.001)
         finally:
             os.close(fd)
             if pidfd is not None:
@@ -264,6 +308,18 @@ class Container:
         if received != b"01":
             raise StateError("the container's process did not start: a startContainer hook "
                              "failed or the init died (see the container's stderr)")
+
+    def _init_stuck(self):
+        """Why the container's init cannot run now (stopped by a signal, or frozen with its
+        cgroup), or None."""
+        st = self.state
+        info = state_mod.proc_start_time(st.pid)
+        if info is not None and info[0] in ("T", "t"):
+            return (f"its init (pid {st.pid}) is stopped (SIGSTOP?): send it SIGCONT, or "
+                    "delete the container")
+        if st._frozen():
+            return "it is paused (its cgroup is frozen): resume it first"
+        return None
 
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
@@ -290,8 +346,9 @@ class Container:
     def _delete_after_run(self):
         st = self.state
         try:
-            st.lock()
-        except PyruncError:
+            st.lock(on_busy=self._kill_lock_holders)
+        except PyruncError as e:
+            log.warning(f"the container is left behind: {e}")
             return
         try:
             st.load()
@@ -304,13 +361,15 @@ class Container:
     def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0):
         """Run process (a config.json process object) inside the running container. Returns
         the exit status (foreground) or the pid (detach)."""
-        if detach:
-            return self._exec(process, console_socket, True, pid_file, preserve_fds, None)
-        from pyrunc import foreground
-        with foreground.Subreaper() as reaper:
-            return self._exec(process, console_socket, False, pid_file, preserve_fds, reaper)
+        with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:  # see fds.py
+            if detach:
+                return self._exec(process, console_socket, True, pid_file, reserved_fds, None)
+            from pyrunc import foreground
+            with foreground.Subreaper() as reaper:
+                return self._exec(process, console_socket, False, pid_file, reserved_fds,
+                                  reaper)
 
-    def _exec(self, process, console_socket, detach, pid_file, preserve_fds, reaper):
+    def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper):
         from pyrunc import config as config_mod, foreground
         st = self.state
         st.lock()
@@ -334,7 +393,8 @@ class Container:
                 # spawn closes the namespace fds in every case, once they are open
                 plan = init.Plan(config=config, process=process, container_id=self.id,
                                  join=_open_namespaces(_container_namespaces(st.pid, config)),
-                                 preserve_fds=preserve_fds + _listen_fds(),
+                                 preserve_fds=reserved_fds.count,
+                                 passed_fds=reserved_fds.passed,
                                  extra_env=_listen_env(), is_exec=True,
                                  cgroup_paths=st.data.get("cgroup_paths", {}),
                                  close_fds=[st.lock_fd])
@@ -385,7 +445,8 @@ class Container:
 
     def delete(self, force=False):
         st = self.state
-        st.lock()
+        # --force: whatever the container's processes hold, it goes (see _kill_lock_holders).
+        st.lock(on_busy=self._kill_lock_holders if force else None)
         try:
             st.load()
             status = st.status()
@@ -399,6 +460,50 @@ class Container:
             self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED), strict=True)
         finally:
             st.unlock()
+
+    def _kill_lock_holders(self):
+        """While delete --force waits for the lock: a process of this container that holds it
+        (an fd on the state dir that reached the container) would otherwise make every command
+        on the container wait for it forever. Such holders are killed, with the rest of the
+        container, which is being deleted anyway; a holder outside the container (another
+        pyrunc command) is waited for, within the lock's bound."""
+        from pyrunc import locks
+        pids = locks.holders(self.state.dir)
+        if not pids:
+            return
+        try:
+            self.state.load()  # without the lock: state.json is replaced atomically
+        except PyruncError:
+            return
+        ours = [p for p in pids if self._is_own_process(p)]
+        if not ours:
+            return
+        log.warning(f"killing the container's processes that hold its lock: "
+                    f"{', '.join(map(str, ours))}")
+        _signal_all(self._cgroup(), signal.SIGKILL)
+        for pid in ours:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _is_own_process(self, pid):
+        """pid belongs to this container: its init, a process in its cgroups, or one in its pid
+        namespace (a rootless container has no cgroups)."""
+        st = self.state
+        init_pid = st.data.get("pid")
+        if not init_pid or not state_mod.process_matches(init_pid, st.data.get("pid_start")):
+            init_pid = 0
+        if pid == init_pid or pid in self._cgroup().pids():
+            return True
+        if init_pid:
+            try:
+                theirs = os.readlink(f"/proc/{init_pid}/ns/pid")
+                return (theirs != os.readlink("/proc/self/ns/pid")
+                        and os.readlink(f"/proc/{pid}/ns/pid") == theirs)
+            except OSError:
+                return False
+        return False
 
     # -- cgroup verbs: pause, resume, update, processes, stats ----------------------------------
 
@@ -664,9 +769,47 @@ def _container_namespaces(pid, config):
     return result
 
 
+def reserve_caller_fds(preserve_fds):
+    """For the CLI, before it opens anything of its own: keep the preserved range and stdio
+    free of pyrunc's fds (fds.py), when there is anything to keep."""
+    count = preserve_fds + _listen_fds()
+    if count or not _stdio_open():
+        from pyrunc import fds
+        fds.reserve(count)
+
+
+def _reserved_fds(count):
+    """fds.reserved(count); with nothing to reserve (no preserved fds, stdio open: the common
+    case) a stand-in, and fds.py is not even imported."""
+    if count == 0 and _stdio_open():
+        return _NoReservation()
+    from pyrunc import fds
+    return fds.reserved(count)
+
+
+class _NoReservation:
+    count = 0
+    passed = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _stdio_open():
+    try:
+        for fd in (0, 1, 2):
+            os.get_inheritable(fd)
+    except OSError:
+        return False
+    return True
+
+
 def _listen_fds():
     """Socket activation fds meant for us: LISTEN_FDS counts only when LISTEN_PID is our pid
-    (as systemd says, and runc checks)."""
+    (as systemd says, and runc checks). They sit at 3.. and are passed on like preserved fds."""
     try:
         if int(os.environ.get("LISTEN_PID", "0")) != os.getpid():
             return 0
@@ -689,9 +832,11 @@ def _signal_all(cgroup, sig):
     was_frozen = cgroup.frozen()
     try:
         if not was_frozen:
-            cgroup.set_frozen(True)
+            # Briefly: a task that cannot freeze (in an uninterruptible sleep) must not hold
+            # kill or delete for long; it is signalled unfrozen then.
+            cgroup.set_frozen(True, timeout=FREEZE_TIMEOUT)
     except PyruncError:
-        pass  # no freezer: signal as we are
+        pass  # no freezer, or it did not freeze in time: signal as we are
     signalled = set()
     try:
         for pid in cgroup.pids():

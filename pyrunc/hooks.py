@@ -18,6 +18,21 @@ def has_hooks(config, *kinds):
 # After these, a failing hook is logged and the others still run (runtime.md).
 WARN_ONLY = ("poststart", "poststop")
 
+# A hook without a timeout of its own gets this one (seconds): runc would wait for it forever,
+# and the engine that called us with it.
+DEFAULT_TIMEOUT = 60
+
+
+def timeout_of(hook):
+    return hook.get("timeout") or DEFAULT_TIMEOUT
+
+
+def total_timeout(config, *kinds):
+    """The longest the hooks of kinds may run one after another (a bound on waits that
+    include them)."""
+    hooks = config.get("hooks") or {}
+    return sum(timeout_of(hook) for kind in kinds for hook in hooks.get(kind) or [])
+
 
 def run_hooks(config, kind, state):
     """Run every hook of `kind` with state on stdin. A failure raises HookError, except for
@@ -46,9 +61,10 @@ def _run_one(kind, i, hook, payload):
     env = dict(e.split("=", 1) for e in hook.get("env") or [])
     try:
         result = subprocess.run(args, executable=hook["path"], input=payload, env=env,
-                                capture_output=True, timeout=hook.get("timeout"))
+                                capture_output=True, timeout=timeout_of(hook))
     except subprocess.TimeoutExpired:
-        raise HookError(f"{name}: timed out after {hook.get('timeout')}s (killed)") from None
+        # Also when the hook exited but something it started still holds its stdout.
+        raise HookError(f"{name}: timed out after {timeout_of(hook)}s (killed)") from None
     except OSError as e:
         raise HookError(f"{name}: {e.strerror}") from None
     # A hook's output goes to pyrunc's log, never to the container's stdio (which is also

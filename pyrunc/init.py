@@ -26,7 +26,8 @@ class Plan:
         self.fifo_fd = -1           # O_PATH fd of the exec fifo (create only)
         self.no_pivot = False
         self.no_new_keyring = False
-        self.preserve_fds = 0
+        self.preserve_fds = 0       # fds 3 .. 3+N-1 are the caller's or placeholders (fds.py)
+        self.passed_fds = []        # the caller's among them, passed on to the container
         self.extra_env = []
         self.cgroup_paths = {}
         self.is_exec = False
@@ -162,9 +163,16 @@ def run_init(plan, chan):
         # Blocks until `start` opens the fifo for reading. "0": released; "1": about to exec.
         # The fd is close-on-exec, so `start` reads end-of-file once the execve happened and
         # only then runs the poststart hooks.
-        fd = os.open(f"/proc/self/fd/{plan.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        while True:
+            fd = os.open(f"/proc/self/fd/{plan.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+                break
+            except BrokenPipeError:
+                # A reader came and went while we could not run (a `start` that gave up on a
+                # stopped or frozen init): wait for the next one instead of dying.
+                os.close(fd)
         os.close(plan.fifo_fd)
-        os.write(fd, b"0")
         hooks.run_hooks(config, "startContainer", _hook_state(plan, "created"))
         os.write(fd, b"1")
         process_setup.exec_now(prepared)
@@ -216,13 +224,17 @@ def _make_undumpable():
 
 
 def _close_inherited_fds(plan, chan):
-    """Keep stdio, the preserved fds and our own channel, fifo and namespace fds; close all
+    """Keep stdio, the preserved range and our own channel, fifo and namespace fds; close all
     else now (the state lock above all), not merely at exec: a directory fd inherited from the
-    caller would otherwise be a way out through /proc/self/fd/N during setup (CVE-2024-21626)."""
+    caller would otherwise be a way out through /proc/self/fd/N during setup (CVE-2024-21626).
+    Our own fds are all above the preserved range (fds.py): in it are only the caller's, made
+    inheritable here, and close-on-exec placeholders that keep our later opens out of it."""
     if protocol.protection_disabled("fd-cleanup"):
         for fd in plan.close_fds:
             os.close(fd)
         return
+    for fd in plan.passed_fds:  # runc passes them even when close-on-exec
+        os.set_inheritable(fd, True)
     first = 3 + plan.preserve_fds
     keep = sorted({chan.fileno(), plan.fifo_fd, *(fd for _kind, fd in plan.join)} - {-1})
     for fd in keep + [0x7FFFFFFF]:

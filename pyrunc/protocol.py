@@ -4,7 +4,9 @@ The channel is a SOCK_SEQPACKET socketpair: one JSON object a packet, file descr
 along with SCM_RIGHTS. A child that fails sends ERROR with the step it was in and the errno;
 the parent raises InitError with that text (it never guesses from an exit status). If the
 parent dies, the child reads end-of-file and exits, so a killed `create` leaves no init behind
-until the parent has recorded the init's pid in state.json.
+until the parent has recorded the init's pid in state.json. The parent's every read is bounded
+(spawn.INIT_TIMEOUT a message, and a stopped or frozen child is an error at once): the README's
+"Waits" lists each wait of pyrunc's, its bound and the error that ends it.
 
 create / run (the init path)
 
@@ -68,7 +70,7 @@ READY = "ready"
 ERROR = "error"
 
 # Where a SIGKILL of the parent may be injected (PYRUNC_TEST_KILL_AT=<step>) by the fault tests.
-PARENT_STEPS = ("state-dir", "forked", "init-pid", "continued", "cgroup-joined", "ready",
+PARENT_STEPS = ("state-dir", "forked", "cgroups-made", "init-pid", "continued", "cgroup-joined", "ready",
                 "state-written")
 # Only reached by a bundle that asks for a network (tests/integration/test_network.py).
 NETWORK_STEPS = ("network",)

@@ -3,9 +3,24 @@ hand back the pid of the container's init (or exec'd process) and its pty master
 import _signal as signal  # without signal.py's enum wrappers (~3 ms per start)
 import os
 import select
+import time
 
 from pyrunc import init, protocol
 from pyrunc.errors import PyruncError
+
+# The longest the parent waits for its child's next message (createContainer hooks, which the
+# init runs, get their own timeouts on top). Setting up takes milliseconds; far past that, the
+# child is stuck (a frozen cgroup, a SIGSTOP, a mount that hangs) and the command must end.
+INIT_TIMEOUT = 30.0
+# How long a child that was sent SIGKILL, or stage1 after it reported, may take to be reaped.
+REAP_TIMEOUT = 2.0
+# While waiting, how often we look whether the child is stopped or frozen (never on the normal
+# path: the messages come before the first look).
+STUCK_CHECK = 0.25
+
+
+class InitTimeout(PyruncError):
+    """The container's init (or the exec'd process) stopped answering during setup."""
 
 
 class Spawned:
@@ -33,20 +48,24 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
             os.close(fd)
     init_pid = 0
     pty_master = None
+    stage1 = _Peer(stage1_pid, "stage1", {})
     try:
         protocol.checkpoint("forked")
         if after_fork is not None:
             after_fork()
-        message, _ = _recv(parent_chan)
+        message, _ = _recv(parent_chan, stage1, "its namespaces")
         if message["type"] == protocol.USERNS_READY:
             write_id_maps(stage1_pid, uid_maps or [], gid_maps or [])
             parent_chan.send(protocol.USERNS_MAPPED)
-            message, _ = _recv(parent_chan)
+            message, _ = _recv(parent_chan, stage1, "its namespaces")
         if message["type"] != protocol.INIT_PID:
             raise PyruncError(f"init path: unexpected message {message['type']}")
         init_pid = message["pid"]
-        _reap(stage1_pid)
+        if not _reap(stage1_pid, REAP_TIMEOUT):
+            raise InitTimeout(f"stage1 (pid {stage1_pid}) did not exit after forking the init")
         stage1_pid = 0
+        child = _Peer(init_pid, "exec'd process" if plan.is_exec else "init",
+                      plan.cgroup_paths)
         on_pid(init_pid)
         parent_chan.send(protocol.CONTINUE, pid=init_pid)
         protocol.checkpoint("continued")
@@ -58,11 +77,15 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                 # The init may have failed meanwhile (and so be gone, or have closed its end):
                 # its own report says why, better than ESRCH or EPIPE would. A live init waits
                 # for CGROUP_JOINED and says nothing: then our error stands.
-                if select.select([parent_chan.sock], [], [], 0.2)[0]:
-                    _recv(parent_chan)
+                if _readable(parent_chan, 0.2):
+                    _recv(parent_chan, child, "its report", 0.2)
                 raise
+        # The init's own hooks run between our messages: their timeouts add to the bound.
+        from pyrunc import hooks
+        setup_timeout = INIT_TIMEOUT + hooks.total_timeout(plan.config, "createContainer") \
+            if not plan.is_exec else INIT_TIMEOUT
         while True:
-            message, fds = _recv(parent_chan)
+            message, fds = _recv(parent_chan, child, "the end of its setup", setup_timeout)
             if message["type"] == protocol.PTY_MASTER:
                 pty_master = fds[0]
             elif message["type"] == protocol.RUN_HOOKS:
@@ -71,7 +94,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
             elif message["type"] == protocol.READY:
                 break
         if plan.is_exec:
-            _wait_for_exec(parent_chan)
+            _wait_for_exec(parent_chan, child)
         return Spawned(init_pid, pty_master)
     except BaseException:
         for pid in (stage1_pid, init_pid):
@@ -82,7 +105,9 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                     pass
         for pid in (stage1_pid, init_pid):
             if pid:
-                _reap(pid)  # the init too: our child if we are a subreaper (exec, run)
+                # The init too: our child if we are a subreaper (exec, run). Bounded: a task
+                # in a frozen cgroup does not die of SIGKILL until it is thawed.
+                _reap(pid, REAP_TIMEOUT)
         if pty_master is not None:
             os.close(pty_master)
         raise
@@ -104,30 +129,84 @@ def _require_single_thread():
                 return
 
 
-def _recv(chan):
+class _Peer:
+    """The child we wait for: its pid, what to call it, and its cgroups (for the frozen check)."""
+
+    def __init__(self, pid, name, cgroup_paths):
+        self.pid = pid
+        self.name = name
+        self.cgroup_paths = cgroup_paths
+
+    def stuck(self):
+        """Why the child cannot go on (stopped by a signal, frozen with its cgroup), or None."""
+        from pyrunc import state
+        info = state.proc_start_time(self.pid)
+        if info is not None and info[0] in ("T", "t"):
+            return f"the container's {self.name} (pid {self.pid}) is stopped (SIGSTOP?)"
+        if self.cgroup_paths:
+            from pyrunc.cgroups import ContainerCgroup
+            try:
+                if ContainerCgroup(self.cgroup_paths).frozen():
+                    return f"the container's {self.name} (pid {self.pid}) is frozen in its cgroup"
+            except OSError:
+                pass
+        return None
+
+
+def _readable(chan, timeout):
+    poller = select.poll()  # not select(): the socket's fd may be past FD_SETSIZE
+    poller.register(chan.fileno(), select.POLLIN)
+    return bool(poller.poll(max(0, timeout) * 1000))
+
+
+def _recv(chan, peer, waiting_for, timeout=INIT_TIMEOUT, eof_ok=False):
+    """The child's next message, within timeout seconds; a child that stopped or froze
+    meanwhile is an error at once, one that merely says nothing is one at the deadline.
+    End of file is an error, or (eof_ok) (None, None)."""
+    deadline = time.monotonic() + timeout
+    while not _readable(chan, min(STUCK_CHECK, deadline - time.monotonic())):
+        why = peer.stuck()
+        if why:
+            raise InitTimeout(f"{why}: it cannot finish setting up (waiting for {waiting_for})")
+        if time.monotonic() >= deadline:
+            raise InitTimeout(f"the container's {peer.name} (pid {peer.pid}) did not report "
+                              f"{waiting_for} within {timeout:g} s")
     try:
         message, fds = chan.recv()
     except protocol.ChannelClosed:
+        if eof_ok:
+            return None, None
         raise PyruncError("container init exited unexpectedly during setup") from None
     protocol.raise_if_error(message)
     return message, fds
 
 
-def _wait_for_exec(chan):
+def _wait_for_exec(chan, peer):
     """After READY the process execs; the close-on-exec channel then reads EOF. An ERROR
     instead means the execve failed."""
-    try:
-        message, _ = chan.recv()
-    except protocol.ChannelClosed:
-        return
-    protocol.raise_if_error(message)
+    _recv(chan, peer, "its execve", eof_ok=True)
 
 
-def _reap(pid):
+def _reap(pid, timeout):
+    """Wait for pid to exit and reap it if it is our child; False if it is still alive after
+    timeout seconds."""
     try:
-        os.waitpid(pid, 0)
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # gone already (and reaped, or never ours)
+        pidfd = None
+    if pidfd is not None:
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            if not poller.poll(timeout * 1000):
+                return False
+        finally:
+            os.close(pidfd)
+    try:
+        os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+    return True
 
 
 def write_id_maps(pid, uid_maps, gid_maps):
@@ -162,6 +241,8 @@ def _run_map_helper(helper, pid, maps, field):
                                  for k in ("containerID", "hostID", "size")]
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise PyruncError(f"{field}: {helper} did not finish within 10 s") from None
     except OSError as e:
         raise PyruncError(f"{field}: {helper}: {e.strerror} (install uidmap)") from None
     if result.returncode != 0:

@@ -21,6 +21,11 @@ EXEC_FIFO = "exec.fifo"
 
 _ID_EXTRA_CHARS = frozenset("_+-.")
 
+# How long a command waits for another command's lock on the same container before it gives up
+# with an error naming the holder (see "Waits" in the README): commands on one container are
+# serialised, and none waits forever behind a process that never lets go.
+LOCK_TIMEOUT = 5.0
+
 CREATING = "creating"
 CREATED = "created"
 RUNNING = "running"
@@ -118,14 +123,19 @@ class ContainerState:
             raise ContainerExistsError(self.id) from None
         self.lock()
 
-    def lock(self, blocking=True):
-        """Take the per-container lock; fails with ContainerNotFoundError if it disappears."""
+    def lock(self, timeout=LOCK_TIMEOUT, on_busy=None):
+        """Take the per-container lock, waiting at most timeout seconds for another holder;
+        fails with ContainerNotFoundError if the directory disappears, LockBusyError when the
+        wait runs out. on_busy(), if given, is called now and then while we wait (delete
+        --force uses it to kill container processes that hold the lock)."""
         try:
             fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ContainerNotFoundError(self.id) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            if not flock_within(fd, timeout, on_busy):
+                from pyrunc.locks import LockBusyError
+                raise LockBusyError(f"container {self.id!r}", self.dir, timeout)
             # Another command may have deleted the container while we waited for its lock.
             try:
                 same = os.stat(self.dir).st_ino == os.fstat(fd).st_ino
@@ -191,10 +201,12 @@ class ContainerState:
             return CREATING if not self.data.get("stopped") else STOPPED
         if not process_matches(self.data["pid"], self.data.get("pid_start")):
             return STOPPED
-        if os.path.exists(self.fifo_path):
-            return CREATED
+        # Frozen first: a created container can be paused too, and must then read as paused
+        # (resume takes only a paused one; start refuses it rather than wait for its init).
         if self._frozen():
             return PAUSED
+        if os.path.exists(self.fifo_path):
+            return CREATED
         return RUNNING
 
     def _frozen(self):
@@ -222,6 +234,36 @@ class ContainerState:
             "owner": d.get("owner", ""),
             "annotations": d.get("annotations") or {},
         }
+
+
+def flock_within(fd, timeout, on_busy=None):
+    """flock(LOCK_EX) on fd within timeout seconds: True once held, False when the time ran out.
+    Polled (a blocking flock cannot be bounded without a signal, and signals reach only the
+    main thread of an API caller); the first try costs one syscall, later ones back off from
+    1 ms to 20 ms. on_busy() runs every 0.25 s of waiting."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    start = time.monotonic()
+    deadline = start + timeout
+    next_check = start + 0.25
+    pause = 0.001
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if on_busy is not None and now >= next_check:
+            on_busy()
+            next_check = now + 0.25
+        time.sleep(min(pause, max(0.0, deadline - now)))
+        pause = min(pause * 2, 0.02)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            continue
 
 
 def list_ids(root):

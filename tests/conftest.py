@@ -19,6 +19,8 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _REPO]
 
 PYRUNC = shutil.which("pyrunc") or "/usr/local/bin/pyrunc"
 
+from hangcheck import hang_error, run_bounded, wait_bounded  # noqa: E402 - after the path fix
+
 
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() != 0:
@@ -63,11 +65,11 @@ class Runtime:
     def __call__(self, *args, check=False, timeout=60, global_args=(), **kw):
         """Run pyrunc; stdout and stderr are captured through files, not pipes: a container
         started by create/run -d inherits them and would hold a pipe open long after pyrunc
-        returned (as with runc)."""
+        returned (as with runc). A command still running after timeout seconds fails the test
+        with the stacks of every pyrunc process (run_bounded)."""
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.run(self.cmd(*args, global_args=global_args), timeout=timeout,
-                                  stdout=kw.pop("stdout", out), stderr=kw.pop("stderr", err),
-                                  **kw)
+            proc = run_bounded(self.cmd(*args, global_args=global_args), timeout=timeout,
+                               stdout=kw.pop("stdout", out), stderr=kw.pop("stderr", err), **kw)
             out.seek(0)
             err.seek(0)
             result = subprocess.CompletedProcess(proc.args, proc.returncode,
@@ -95,7 +97,7 @@ def runtime():
     rt = Runtime(root)
     yield rt
     for container_id in rt.ids():
-        subprocess.run(rt.cmd("delete", "--force", container_id), capture_output=True, timeout=60)
+        run_bounded(rt.cmd("delete", "--force", container_id), capture_output=True, timeout=60)
     leftover = rt.ids()
     shutil.rmtree(root, ignore_errors=True)
     assert not leftover, f"containers left in {root}: {leftover}"
@@ -136,10 +138,12 @@ def run_on_pty(argv, timeout=30, env=None):
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env)
     os.close(slave)
     try:
-        output = read_until(master)
+        output = read_until(master, timeout=timeout)
+    except AssertionError as e:
+        raise hang_error(proc, timeout, str(e)) from None
     finally:
         os.close(master)
-    return proc.wait(timeout=timeout), output
+    return wait_bounded(proc, timeout), output
 
 
 def read_until(fd, needle=None, timeout=30):

@@ -15,6 +15,9 @@ from pyrunc.cgroups.files import CgroupDir, CgroupError, PlannedDir
 
 # How often create() walks a path again after a parent vanished under it (see _make).
 CREATE_ATTEMPTS = 5
+# Where the parent cgroups pyrunc made are marked (parents.py); read here so that a delete with
+# nothing marked does not import that module.
+PARENT_MARKS = "/run/pyrunc-cgroups"
 
 
 def _controllers():
@@ -106,6 +109,32 @@ class ContainerCgroup:
         """Check a config's resources before anything is made."""
         self._writes(resources, planned=True)
         self._device_rules(resources, linux_devices)
+        frozen = self.frozen_existing()
+        if frozen:
+            # runc refuses it too: the init would be stopped by the freezer the moment it
+            # joined, and create would wait for it.
+            raise CgroupError("linux.cgroupsPath", f"cgroup {frozen} is frozen: the container's "
+                              "init cannot run in it (thaw it, or name another cgroup)")
+
+    def frozen_existing(self):
+        """The first of the container's cgroups, or the nearest existing parent of one not made
+        yet (a child is born frozen under a frozen parent), that is frozen or freezing; None."""
+        for key, path in self.paths.items():
+            v1 = key != layout.UNIFIED
+            if v1 and "freezer" not in key.split(","):
+                continue
+            d = path
+            while not os.path.isdir(d):
+                d = os.path.dirname(d)
+            cg = CgroupDir(d, 1 if v1 else 2)
+            if v1:
+                # The v1 state includes the parents' (FROZEN when an ancestor is); the root
+                # has no freezer.state.
+                if cg.read("freezer.state") in ("FROZEN", "FREEZING"):
+                    return d
+            elif cg.read("cgroup.freeze") == "1" or cg.read_keyed("cgroup.events").get("frozen"):
+                return d
+        return None
 
     def apply(self, resources, linux_devices=(), updating=False, previous=None):
         """Write every field of resources; devices always (the default allow-list applies to
@@ -137,9 +166,14 @@ class ContainerCgroup:
 
     # -- directories and membership --------------------------------------------------------------
 
+    def missing(self):
+        """The container's own directories that do not exist yet: what create() will make
+        (recorded before it runs, so that a pyrunc killed while making them is cleaned up)."""
+        return [d for d in self.paths.values() if not os.path.isdir(d)]
+
     def create(self):
         """Make the directories (and missing parents); return the ones made, which are the
-        only ones destroy() ever removes."""
+        only ones destroy() ever removes (with the parents other containers made, parents.py)."""
         created = []
         try:
             for key, directory in self.paths.items():
@@ -167,7 +201,11 @@ class ContainerCgroup:
             try:
                 for d in reversed(missing):
                     try:
-                        os.mkdir(d, 0o755)
+                        if d == directory:
+                            os.mkdir(d, 0o755)
+                        else:  # a parent: shared with later containers (parents.py)
+                            from pyrunc.cgroups import parents
+                            parents.make(d)
                         created.append(d)
                     except FileExistsError:
                         pass
@@ -175,8 +213,7 @@ class ContainerCgroup:
                     if key == layout.UNIFIED and (self.pure_v2 or parent in created):
                         _enable_controllers(parent)
                     elif "cpuset" in key.split(","):
-                        from pyrunc.cgroups import cpuset
-                        cpuset.inherit(CgroupDir(d, 1), CgroupDir(parent, 1))
+                        _inherit_cpuset(d, parent)
                 return
             except FileNotFoundError:
                 if attempt == CREATE_ATTEMPTS - 1:
@@ -214,13 +251,14 @@ class ContainerCgroup:
             return CgroupDir(self.unified, 2)
         return None
 
-    def set_frozen(self, frozen):
+    def set_frozen(self, frozen, timeout=10.0):
+        """Freeze or thaw, waiting at most timeout seconds for the kernel to finish."""
         from pyrunc.cgroups import freezer
         d = self._freezer()
         if d is None:
             raise CgroupError("", "no freezer on this host (neither the v1 freezer controller "
                               "nor cgroup v2)")
-        freezer.set_frozen(d, frozen)
+        freezer.set_frozen(d, frozen, timeout)
 
     def frozen(self):
         from pyrunc.cgroups import freezer
@@ -252,6 +290,21 @@ class ContainerCgroup:
         from pyrunc.cgroups import memory
         d = self.locate("memory", "memory")
         return memory.oom_kills(d) if d is not None else 0
+
+
+def _inherit_cpuset(directory, parent):
+    """Copy a v1 cpuset's cpus and mems from its parent. A parent that another container made
+    a moment ago may not have its own yet (it copies them right after its mkdir): such a
+    pyrunc-made parent is filled here first, with the same values; one pyrunc did not make is
+    left as it is."""
+    from pyrunc.cgroups import cpuset
+    p = CgroupDir(parent, 1)
+    if p.exists("cpuset.cpus") and not all((p.read(n) or "").strip()
+                                          for n in ("cpuset.cpus", "cpuset.mems")):
+        from pyrunc.cgroups import parents
+        if parents.is_marked(parent):
+            _inherit_cpuset(parent, os.path.dirname(parent))
+    cpuset.inherit(CgroupDir(directory, 1), p)
 
 
 def _enable_controllers(parent):
@@ -286,13 +339,27 @@ def destroy(created, leaves=(), timeout=5.0):
     left = []
     for d in sorted(created, key=lambda p: p.count("/"), reverse=True):
         if d not in leaves:
-            _rmdir(d, None)
-            continue
+            continue  # a parent: below, once the leaves are gone
         for directory in _children_first(d):
             if not _rmdir(directory, deadline):
                 left.append(directory)
                 break
+    # The parents this container made, and those other containers made above its cgroups:
+    # whichever container leaves one empty removes it (parents.py).
+    candidates = [d for d in created if d not in leaves]
+    if candidates or _any_parent_marked():
+        from pyrunc.cgroups import parents
+        for leaf in leaves:
+            candidates += parents.marked_ancestors(leaf)
+        parents.release(candidates)
     return CgroupsLeftError(left, timeout) if left else None
+
+
+def _any_parent_marked():
+    try:
+        return bool(os.listdir(PARENT_MARKS))
+    except OSError:
+        return False
 
 
 def _children_first(directory):

@@ -15,7 +15,6 @@ crash) still releases its addresses by id.
 The lock is a flock on the lease directory itself, which is never removed (every process then
 locks the same inode); container locks are flocks on their own state directories, elsewhere.
 """
-import fcntl
 import ipaddress
 import os
 
@@ -87,8 +86,13 @@ class LeaseFile:
         return {l.address for l in self.leases}
 
 
+# The longest a command waits for the host-wide network lock (another command changing leases
+# holds it for milliseconds) before it fails naming the holder.
+LOCK_TIMEOUT = 10.0
+
+
 class Locked:
-    """`with Locked(directory):` holds the lease directory's lock (blocking)."""
+    """`with Locked(directory):` holds the lease directory's lock, waiting LOCK_TIMEOUT at most."""
 
     def __init__(self, directory):
         self.directory = directory
@@ -98,7 +102,12 @@ class Locked:
         # 0755: anyone may read the leases (`pyrunc network ls` as a user); only root writes.
         os.makedirs(self.directory, mode=0o755, exist_ok=True)
         self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        from pyrunc.state import flock_within
+        if not flock_within(self.fd, LOCK_TIMEOUT):
+            os.close(self.fd)
+            self.fd = None
+            from pyrunc.locks import LockBusyError
+            raise LockBusyError("the network lease book", self.directory, LOCK_TIMEOUT)
         return self
 
     def __exit__(self, *exc):

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from conftest import host_mounts_mentioning, processes_with_marker, run_on_pty, wait_until
+from conftest import (host_mounts_mentioning, processes_with_marker, run_on_pty, wait_bounded,
+                      wait_until)
 
 
 def test_run_prints_what_the_container_sees(runtime, make_bundle):
@@ -40,7 +41,7 @@ def test_run_killed_by_signal_exits_128_plus_n(runtime, make_bundle):
     assert wait_until(lambda: "acc-sig" in runtime.ids() and
                     runtime.state("acc-sig")["status"] == "running")
     runtime("kill", "acc-sig", "KILL", check=True)
-    assert proc.wait(timeout=20) == 128 + 9
+    assert wait_bounded(proc, 20) == 128 + 9
     assert runtime.ids() == []
 
 
@@ -219,7 +220,7 @@ def test_signals_are_forwarded_by_run(runtime, make_bundle):
                     runtime.state("acc-fwd")["status"] == "running")
     time.sleep(0.2)  # let the shell install its trap
     proc.send_signal(signal.SIGUSR1)
-    assert proc.wait(timeout=20) == 7
+    assert wait_bounded(proc, 20) == 7
 
 
 def test_api_refuses_to_fork_from_a_threaded_process(runtime, busybox_rootfs, tmp_path):

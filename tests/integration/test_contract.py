@@ -8,6 +8,8 @@ import jsonschema
 import pytest
 import yaml
 
+from conftest import run_bounded
+
 SCHEMAS = "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema"
 
 
@@ -62,7 +64,7 @@ def test_spec_validates_against_the_config_schema(runtime, tmp_path):
     for flags in ([], ["--rootless"]):
         bundle = tmp_path / ("b" + "".join(flags))
         bundle.mkdir()
-        subprocess.run(runtime.cmd("spec", "--bundle", str(bundle), *flags), check=True)
+        run_bounded(runtime.cmd("spec", "--bundle", str(bundle), *flags), check=True)
         validator.validate(json.loads((bundle / "config.json").read_text()))
 
 
@@ -70,15 +72,15 @@ def test_spec_format_yaml_is_the_same_config(runtime, tmp_path):
     as_json, as_yaml = tmp_path / "j", tmp_path / "y"
     as_json.mkdir()
     as_yaml.mkdir()
-    subprocess.run(runtime.cmd("spec", "--bundle", str(as_json)), check=True)
-    subprocess.run(runtime.cmd("spec", "--format", "yaml", "--bundle", str(as_yaml)), check=True)
+    run_bounded(runtime.cmd("spec", "--bundle", str(as_json)), check=True)
+    run_bounded(runtime.cmd("spec", "--format", "yaml", "--bundle", str(as_yaml)), check=True)
     assert not (as_yaml / "config.json").exists()
     assert yaml.safe_load((as_yaml / "config.yaml").read_text()) == json.loads(
         (as_json / "config.json").read_text())
 
 
 def test_features_has_the_fields_of_features_md(runtime):
-    out = subprocess.run(runtime.cmd("features"), capture_output=True, text=True, check=True)
+    out = run_bounded(runtime.cmd("features"), capture_output=True, text=True, check=True)
     f = json.loads(out.stdout)
     assert f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"].startswith("1.")
     assert f["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer",

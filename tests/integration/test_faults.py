@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import cgroup_dirs, read_file, wait_until
+from conftest import cgroup_dirs, read_file, run_bounded, wait_until
 from pyrunc.protocol import PARENT_STEPS
 
 SELF_PIDNS = os.readlink("/proc/self/ns/pid")
@@ -111,7 +111,7 @@ def own_rootfs(busybox_rootfs, runtime):
     subprocess.run(["cp", "-a", busybox_rootfs, rootfs], check=True)
     yield rootfs
     for container_id in runtime.ids():  # a failed test's container goes before its rootfs
-        subprocess.run(runtime.cmd("delete", "--force", container_id), capture_output=True,
+        run_bounded(runtime.cmd("delete", "--force", container_id), capture_output=True,
                        timeout=60)
     shutil.rmtree(parent)
 

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import uuid
 
-from conftest import PYRUNC, wait_until
+from conftest import PYRUNC, run_bounded, wait_until
 from featutil import (PYTHON_HOST, assert_nothing_left, cid, marked_env, run_detached,
                       script, status_field)
 
@@ -286,7 +286,7 @@ def test_failing_create_runtime_hook_still_runs_poststop(runtime, make_bundle, t
 def test_spec_writes_a_runnable_config(runtime, tmp_path, busybox_rootfs):
     bundle = tmp_path / "spec-bundle"
     bundle.mkdir()
-    subprocess.run([PYRUNC, "spec", "-b", str(bundle)], check=True, timeout=30)
+    run_bounded([PYRUNC, "spec", "-b", str(bundle)], check=True, timeout=30)
     config = json.loads((bundle / "config.json").read_text())
     assert config["process"]["terminal"] is True and config["root"]["path"] == "rootfs"
     config["root"]["path"] = busybox_rootfs
@@ -295,14 +295,14 @@ def test_spec_writes_a_runnable_config(runtime, tmp_path, busybox_rootfs):
     result = runtime("run", "-b", str(bundle), cid("spec"), input=b"echo from-spec; hostname\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["from-spec", config["hostname"]]
-    again = subprocess.run([PYRUNC, "spec", "-b", str(bundle)], capture_output=True, text=True,
+    again = run_bounded([PYRUNC, "spec", "-b", str(bundle)], capture_output=True, text=True,
                            timeout=30)
     assert again.returncode == 1 and "exists" in again.stderr
     assert json.loads((bundle / "config.json").read_text()) == config  # not overwritten
 
 
 def test_spec_rootless_has_a_user_namespace(tmp_path):
-    subprocess.run([PYRUNC, "spec", "--rootless", "-b", str(tmp_path)], check=True, timeout=30)
+    run_bounded([PYRUNC, "spec", "--rootless", "-b", str(tmp_path)], check=True, timeout=30)
     linux = json.loads((tmp_path / "config.json").read_text())["linux"]
     types = [ns["type"] for ns in linux["namespaces"]]
     assert "user" in types and "network" not in types
@@ -314,7 +314,7 @@ def test_spec_rootless_has_a_user_namespace(tmp_path):
 def test_version():
     import pyrunc
     for flag in ("--version", "-v"):
-        result = subprocess.run([PYRUNC, flag], capture_output=True, text=True, timeout=30)
+        result = run_bounded([PYRUNC, flag], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0
         lines = result.stdout.splitlines()
         assert lines[0] == f"pyrunc version {pyrunc.__version__}"

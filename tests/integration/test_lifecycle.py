@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import cgroup_dirs, python, run_on_pty, wait_until
+from conftest import cgroup_dirs, python, run_on_pty, wait_bounded, wait_until
 
 SLEEP = ("sleep", "1000")
 TRAP_TERM = ("sh", "-c", 'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done')
@@ -212,7 +212,7 @@ def test_run_killed_by_signal_exits_128_plus_n(runtime, make_bundle, tmp_path):
                           os.path.exists(f"{runtime.root}/lc-sig/state.json") and
                           status_of(runtime, "lc-sig") == "running")
         os.kill(runtime.state("lc-sig")["pid"], signal.SIGKILL)
-        assert proc.wait(timeout=20) == 128 + signal.SIGKILL
+        assert wait_bounded(proc, 20) == 128 + signal.SIGKILL
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -236,7 +236,7 @@ def test_run_forwards_signals_to_the_container(runtime, make_bundle, tmp_path):
     proc = run_trap_in_background(runtime, make_bundle, tmp_path, "lc-fwd")
     try:
         proc.send_signal(signal.SIGTERM)  # to pyrunc, which passes it on to the trap
-        assert proc.wait(timeout=20) == 3
+        assert wait_bounded(proc, 20) == 3
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -397,7 +397,7 @@ def test_kill_term_reaches_a_trap(runtime, make_bundle, tmp_path):
     proc = run_trap_in_background(runtime, make_bundle, tmp_path, "lc-term")
     try:
         runtime("kill", "lc-term", "TERM", check=True)
-        assert proc.wait(timeout=20) == 3
+        assert wait_bounded(proc, 20) == 3
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -413,7 +413,7 @@ def test_kill_default_signal_is_term(runtime, make_bundle, tmp_path):
     try:
         wait_for_text(out_path, "ready")
         runtime("kill", "lc-defterm", check=True)
-        assert proc.wait(timeout=20) == 3
+        assert wait_bounded(proc, 20) == 3
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -3,7 +3,7 @@ import json
 import os
 import subprocess
 
-from conftest import host_mounts_mentioning, read_until, run_on_pty
+from conftest import host_mounts_mentioning, read_until, run_bounded, run_on_pty
 
 
 def test_mounts_and_devices(runtime, make_bundle, tmp_path, rootfs_copy):
@@ -161,7 +161,7 @@ def test_tmpcopyup_keeps_the_images_files(runtime, make_bundle):
 def test_spec_writes_a_config_that_runs(runtime, tmp_path, busybox_rootfs):
     bundle = tmp_path / "spec-bundle"
     bundle.mkdir()
-    subprocess.run(runtime.cmd("spec", "--bundle", str(bundle)), check=True)
+    run_bounded(runtime.cmd("spec", "--bundle", str(bundle)), check=True)
     config = json.loads((bundle / "config.json").read_text())
     assert config["ociVersion"] and config["process"]["args"] == ["sh"]
     again = runtime("spec", "--bundle", str(bundle))
@@ -173,7 +173,7 @@ def test_spec_writes_a_config_that_runs(runtime, tmp_path, busybox_rootfs):
     assert runtime("run", "-b", str(bundle), "rf-spec", check=True).stdout == "spec-ok\n"
     rootless = tmp_path / "rootless"
     rootless.mkdir()
-    subprocess.run(runtime.cmd("spec", "--rootless", "--bundle", str(rootless)), check=True)
+    run_bounded(runtime.cmd("spec", "--rootless", "--bundle", str(rootless)), check=True)
     types = [n["type"] for n in json.loads((rootless / "config.json").read_text())
              ["linux"]["namespaces"]]
     assert "user" in types and "network" not in types
@@ -197,14 +197,14 @@ def test_listen_fds_are_passed_on(runtime, make_bundle):
 
 
 def test_version_and_help(runtime):
-    out = subprocess.run([runtime.cmd()[0], "--version"], capture_output=True, text=True)
+    out = run_bounded([runtime.cmd()[0], "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "pyrunc version" in out.stdout and "spec: 1.0.2" in out.stdout
-    help_text = subprocess.run([runtime.cmd()[0], "create", "--help"], capture_output=True,
+    help_text = run_bounded([runtime.cmd()[0], "create", "--help"], capture_output=True,
                                text=True).stdout
     for flag in ("--bundle", "--console-socket", "--pid-file", "--no-pivot", "--no-new-keyring",
                  "--preserve-fds"):
         assert flag in help_text
-    bad = subprocess.run([runtime.cmd()[0], "create", "--bogus", "x"], capture_output=True,
+    bad = run_bounded([runtime.cmd()[0], "create", "--bogus", "x"], capture_output=True,
                          text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "--bogus" in bad.stderr
 

@@ -26,6 +26,14 @@ def fake_cgroup(tmp_path, name, version, content):
 
 # -- memory ----------------------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def private_parent_registry(tmp_path, monkeypatch):
+    """The marks of pyrunc-made parent cgroups go to a private directory here, never to the
+    host's /run/pyrunc-cgroups."""
+    from pyrunc.cgroups import manager
+    monkeypatch.setattr(manager, "PARENT_MARKS", str(tmp_path / "registry"))
+
+
 def test_memory_v1_files():
     res = {"memory": {"limit": 1 << 20, "reservation": 1 << 19, "swap": 2 << 20,
                       "swappiness": 10, "disableOOMKiller": True}}
