@@ -457,7 +457,11 @@ class Container:
                                  f"{status} (--force kills it first)")
             if status == CREATING and not force and st.data.get("pid"):
                 raise StateError(f"cannot delete container {self.id} that is being created")
-            self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED), strict=True)
+            # A created container that was paused reads as paused: no poststop for it, as for
+            # a created one (start removes the exec fifo; a paused started one has none).
+            never_started = status == PAUSED and os.path.exists(st.fifo_path)
+            self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED) and not never_started,
+                          strict=True)
         finally:
             st.unlock()
 
