@@ -219,8 +219,11 @@ def _exit_on_termination_signals():
 
 
 def _make_undumpable():
-    if not protocol.protection_disabled("dumpable"):
-        native.prctl(PR_SET_DUMPABLE, 0)
+    """A defence (CVE-2016-9962, CVE-2019-5736): until the container's program is exec'd, no
+    process in the container may ptrace us or open our /proc/<pid>/ files. The tests' double
+    of pyrunc (tests/pyrunc_faulty.py) replaces this and _close_inherited_fds to show the
+    attacks they stop."""
+    native.prctl(PR_SET_DUMPABLE, 0)
 
 
 def _close_inherited_fds(plan, chan):
@@ -229,10 +232,6 @@ def _close_inherited_fds(plan, chan):
     caller would otherwise be a way out through /proc/self/fd/N during setup (CVE-2024-21626).
     Our own fds are all above the preserved range (fds.py): in it are only the caller's, made
     inheritable here, and close-on-exec placeholders that keep our later opens out of it."""
-    if protocol.protection_disabled("fd-cleanup"):
-        for fd in plan.close_fds:
-            os.close(fd)
-        return
     for fd in plan.passed_fds:  # runc passes them even when close-on-exec
         os.set_inheritable(fd, True)
     first = 3 + plan.preserve_fds

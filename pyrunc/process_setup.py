@@ -1,11 +1,16 @@
 """Turning the current (forked) process into config.process, for the container's init and for
 `exec` alike: rlimits, oom score, umask, no_new_privs, seccomp, user and groups, capabilities,
-cwd, environment, the executable found on the container's PATH, and the final execve."""
+cwd, environment, the executable found on the container's PATH, and the final execve.
+
+The defences against runc's CVE classes are functions of their own, each called where its check
+belongs: refuse_runtime_binary, refuse_magic_links (the program), refuse_cwd_outside_root and
+close_on_exec_past (fds). They have no off switch; the tests' double of pyrunc
+(tests/pyrunc_faulty.py) replaces them to show the attack each one stops."""
 import errno
 import os
 import resource
 
-from pyrunc import capabilities, lsm, native, names, protocol, scheduling, seccomp as seccomp_mod
+from pyrunc import capabilities, lsm, native, names, scheduling, seccomp as seccomp_mod
 
 AT_FDCWD = -100
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -63,12 +68,10 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None, preser
     set_step(ctx, "executable")
     env = _with_home(env, user.get("uid", 0))
     path = find_executable(process["args"][0], env)  # as the user, as execve will check
-    if not protocol.protection_disabled("exe-check"):
-        refuse_runtime_binary(path)
-    if not protocol.protection_disabled("fd-cleanup"):
-        # Close-on-exec for every fd past stdio and the preserved ones. Before the filter:
-        # close_range is one of the calls an older profile denies (runc walks /proc/self/fd).
-        native.close_range(3 + preserve_fds, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
+    refuse_runtime_binary(path)
+    # Before the filter: close_range is one of the calls an older profile denies (runc walks
+    # /proc/self/fd).
+    close_on_exec_past(3 + preserve_fds)
     if seccomp and not nnp:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: raised from the kept
         # permitted set for this one call. From here on the runtime makes only the calls
@@ -105,8 +108,19 @@ def enter_cwd(cwd):
         inside = os.getcwd().startswith("/")
     except FileNotFoundError:
         inside = False
-    if not inside and not protocol.protection_disabled("cwd-check"):
-        raise OSError(errno.EPERM, f"process.cwd {cwd!r} leads outside the container's root")
+    if not inside:
+        refuse_cwd_outside_root(cwd)
+
+
+def refuse_cwd_outside_root(cwd):
+    """The process's cwd is not under its root (CVE-2024-21626): refuse to run it there."""
+    raise OSError(errno.EPERM, f"process.cwd {cwd!r} leads outside the container's root")
+
+
+def close_on_exec_past(first):
+    """Close-on-exec for every fd from `first` on: whatever the caller leaked, or pyrunc opened,
+    does not reach the container's program (CVE-2024-21626)."""
+    native.close_range(first, 0xFFFFFFFF, native.CLOSE_RANGE_CLOEXEC)
 
 
 def _switch_user(user):
@@ -148,7 +162,7 @@ def _with_home(env, uid):
 def find_executable(name, env):
     """PATH lookup with the container's environment; raises a clear OSError if not found."""
     if "/" in name:
-        _refuse_magic_links(name)
+        refuse_magic_links(name)
         if not os.access(name, os.X_OK):
             raise OSError(errno.ENOENT if not os.path.exists(name) else errno.EACCES,
                           f"exec {name!r}: " + ("no such file" if not os.path.exists(name)
@@ -158,16 +172,14 @@ def find_executable(name, env):
     for directory in path.split(":"):
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            _refuse_magic_links(candidate)
+            refuse_magic_links(candidate)
             return candidate
     raise OSError(errno.ENOENT, f"exec {name!r}: executable file not found in $PATH")
 
 
-def _refuse_magic_links(path):
+def refuse_magic_links(path):
     """The program must be a file of the container: a /proc/self/fd/N or /proc/<pid>/root
     magic link on the way could point at the host (CVE-2024-21626); refuse one."""
-    if protocol.protection_disabled("exe-check"):
-        return
     try:
         fd = native.openat2(AT_FDCWD, path, os.O_PATH, 0, native.RESOLVE_NO_MAGICLINKS)
     except OSError as e:

@@ -69,12 +69,6 @@ PTY_MASTER = "pty-master"
 READY = "ready"
 ERROR = "error"
 
-# Where a SIGKILL of the parent may be injected (PYRUNC_TEST_KILL_AT=<step>) by the fault tests.
-PARENT_STEPS = ("state-dir", "forked", "cgroups-made", "init-pid", "continued", "cgroup-joined", "ready",
-                "state-written")
-# Only reached by a bundle that asks for a network (tests/integration/test_network.py).
-NETWORK_STEPS = ("network",)
-
 
 class ChannelClosed(Exception):
     """The other end went away (the peer exited or exec'd)."""
@@ -155,13 +149,8 @@ def raise_if_error(message):
                         message.get("errno", 0))
 
 
-def protection_disabled(name):
-    """For the security tests only: PYRUNC_TEST_DISABLE_PROTECTION=exe-check,fd-cleanup,...
-    turns a protection off so a test can show that it catches the attack it is there for."""
-    return name in os.environ.get("PYRUNC_TEST_DISABLE_PROTECTION", "").split(",")
-
-
 def checkpoint(step):
-    """Fault injection for tests: SIGKILL ourselves at `step` if PYRUNC_TEST_KILL_AT names it."""
-    if os.environ.get("PYRUNC_TEST_KILL_AT") == step:
-        os.kill(os.getpid(), 9)
+    """A named step of the parent on the init path (container.py, spawn.py). It does nothing:
+    it is the seam where the tests' double of pyrunc (tests/pyrunc_faulty.py) kills the
+    parent, which the installed runtime has no way to do. Callers look it up as
+    protocol.checkpoint at each call so that the double's replacement is the one called."""

@@ -4,7 +4,7 @@ masked and read-only paths, a read-only root."""
 import errno
 import os
 
-from pyrunc import cgroups, devices, lsm, native, protocol, safepath
+from pyrunc import cgroups, devices, lsm, native, safepath
 from pyrunc.mountopts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                               MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, PROPAGATION,
                               REMOUNT_FLAGS, parse_options)
@@ -58,13 +58,18 @@ def prepare(config, ctx):
     try:
         safepath.mkdir_in_root(root_fd, cwd, 0o755)
     except OSError as e:
-        if e.errno == errno.ELOOP and protocol.protection_disabled("cwd-check"):
-            return root_fd  # the tests' unprotected run: let chdir() try the magic link
-        if e.errno == errno.ELOOP:  # a magic link such as /proc/self/fd/N (CVE-2024-21626)
-            raise OSError(errno.EPERM, f"process.cwd {cwd!r} leads outside the container's "
-                          "root through a magic link") from None
-        raise
+        if e.errno != errno.ELOOP:
+            raise
+        refuse_magic_link_cwd(cwd)  # raises: without it, chdir() would follow the link
     return root_fd
+
+
+def refuse_magic_link_cwd(cwd):
+    """process.cwd leads through a magic link such as /proc/self/fd/N, which can point at a
+    directory of the host (CVE-2024-21626): refuse it. The tests' double of pyrunc
+    (tests/pyrunc_faulty.py) replaces this to show the attack."""
+    raise OSError(errno.EPERM, f"process.cwd {cwd!r} leads outside the container's root "
+                  "through a magic link") from None
 
 
 def _make_parent_private(path):

@@ -18,6 +18,12 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _REPO]
 
 PYRUNC = shutil.which("pyrunc") or "/usr/local/bin/pyrunc"
+# The tests' double of pyrunc, which obeys PYRUNC_TEST_KILL_AT and PYRUNC_TEST_DISABLE_PROTECTION
+# (tests/pyrunc_faulty.py), run by the installed venv's interpreter (the one running pytest).
+# -I: like the launcher's -sE, no user site-packages nor PYTHON* variables, and not tests/ on
+# the path.
+FAULTY = (sys.executable, "-I", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "pyrunc_faulty.py"))
 
 from hangcheck import hang_error, run_bounded, wait_bounded  # noqa: E402 - after the path fix
 
@@ -53,14 +59,20 @@ def rootfs_copy(tmp_path, busybox_rootfs):
 class Runtime:
     """`pyrunc --root <root> ...` with a private state root."""
 
-    def __init__(self, root):
+    def __init__(self, root, launcher=(PYRUNC,), used_ids=None):
         self.root = root
-        self.used_ids = set()
+        self.launcher = list(launcher)
+        self.used_ids = set() if used_ids is None else used_ids
+
+    def faulty(self):
+        """The same runtime (root, ids) run through the tests' double (FAULTY): the one to
+        give PYRUNC_TEST_KILL_AT or PYRUNC_TEST_DISABLE_PROTECTION, which `pyrunc` ignores."""
+        return Runtime(self.root, FAULTY, self.used_ids)
 
     def cmd(self, *args, global_args=()):
         if len(args) > 1 and args[0] in ("create", "run"):
             self.used_ids.add(args[-1])  # runc's command line ends with the id
-        return [PYRUNC, "--root", self.root, *global_args, *args]
+        return [*self.launcher, "--root", self.root, *global_args, *args]
 
     def __call__(self, *args, check=False, timeout=60, global_args=(), **kw):
         """Run pyrunc; stdout and stderr are captured through files, not pipes: a container

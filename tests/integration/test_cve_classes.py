@@ -239,17 +239,17 @@ def test_seccomp_notify_without_listener_is_refused(runtime, make_bundle):
     assert runtime.ids() == []
 
 
-# Each protection below is switched off in a second run (PYRUNC_TEST_DISABLE_PROTECTION) to show
-# that its test catches the attack it guards against: the attack must fail with the protection
-# on and succeed with it off.
+# Each protection below is switched off in a second run to show that its test catches the attack
+# it guards against. Both runs are asked to switch it off (PYRUNC_TEST_DISABLE_PROTECTION): the
+# attack must fail against the installed `pyrunc`, which has no such switch, and succeed against
+# the tests' double (tests/pyrunc_faulty.py), which obeys it.
 PROTECTION = pytest.mark.parametrize("protected", [True, False], ids=["protected", "disabled"])
 
 
-def _env(protected, name):
-    env = dict(os.environ)
-    if not protected:
-        env["PYRUNC_TEST_DISABLE_PROTECTION"] = name
-    return env
+def _attempt(runtime, protected, names):
+    """(the runtime to run the attack with, its environment)."""
+    env = dict(os.environ, PYRUNC_TEST_DISABLE_PROTECTION=names)
+    return (runtime if protected else runtime.faulty()), env
 
 
 def _copy_loader_and_libraries(binary, rootfs):
@@ -274,7 +274,8 @@ def test_cve_2019_5736_runtime_binary_cannot_be_reached(runtime, make_bundle, ro
     bundle = make_bundle(["/evil"], edit=lambda c: c["root"].update(path=str(rootfs_copy)))
     # Two protections stand in the way and both are switched off for the demonstration: the
     # check of the #! chain, and the init being non-dumpable until exec.
-    result = runtime("run", "-b", bundle, "cve-5736", env=_env(protected, "exe-check,dumpable"))
+    rt, env = _attempt(runtime, protected, "exe-check,dumpable")
+    result = rt("run", "-b", bundle, "cve-5736", env=env)
     host_python_ran = "Python" in result.stderr or "pwned" in result.stdout
     assert host_python_ran is not protected, (result.stdout, result.stderr)
     if protected:
@@ -288,10 +289,10 @@ def test_cve_2024_21626_no_runtime_fd_reaches_the_container(runtime, make_bundle
     host_dir.mkdir()
     (host_dir / "secret").write_text("host data")
     bundle = make_bundle(["sh", "-c", "for f in /proc/self/fd/*; do ls $f/ 2>/dev/null; done"])
+    rt, env = _attempt(runtime, protected, "fd-cleanup")
     fd = os.open(str(host_dir), os.O_RDONLY)  # inheritable through pass_fds: a "leaked" fd
     try:
-        result = runtime("run", "-b", bundle, "cve-21626", pass_fds=(fd,),
-                         env=_env(protected, "fd-cleanup"))
+        result = rt("run", "-b", bundle, "cve-21626", pass_fds=(fd,), env=env)
     finally:
         os.close(fd)
     attack_worked = "secret" in result.stdout
@@ -306,11 +307,11 @@ def test_cve_2024_21626_cwd_through_a_leaked_fd(runtime, make_bundle, tmp_path, 
     bundle = make_bundle(["sh", "-c", "cat secret"], edit=lambda c: c["process"].update(
         cwd="/proc/self/fd/3"))
     # --no-pivot, as above: with pivot_root the kernel refuses the detached host directory
-    command = " ".join(runtime.cmd("run", "--no-pivot", "--preserve-fds", "1", "-b", bundle,
-                                   "cve-cwd2"))
+    rt, env = _attempt(runtime, protected, "cwd-check,dumpable")
+    command = " ".join(rt.cmd("run", "--no-pivot", "--preserve-fds", "1", "-b", bundle,
+                              "cve-cwd2"))
     result = subprocess.run(["bash", "-c", f"exec 3<{host_dir}; exec {command}"],
-                            capture_output=True, text=True, timeout=60,
-                            env=_env(protected, "cwd-check,dumpable"))
+                            capture_output=True, text=True, timeout=60, env=env)
     attack_worked = "host data" in result.stdout
     assert attack_worked is not protected, (result.stdout, result.stderr)
 

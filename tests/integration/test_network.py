@@ -20,7 +20,7 @@ from conftest import PYRUNC, Runtime, wait_until
 from netutil import (bridge_ports, delete_link, host_veth, isolation_rules, leases, link_names,
                      net_bundle_edit, netns_view, network_lock, remove_rules, unique_bridge,
                      write_settings)
-from pyrunc.protocol import NETWORK_STEPS
+from pyrunc_faulty import NETWORK_STEPS
 
 pytestmark = pytest.mark.root
 
@@ -407,7 +407,7 @@ def test_crash_during_create_then_delete_force_leaves_nothing(netenv, step):
     c = f"net-crash-{step}-{netenv.tag}"
     bundle = netenv.bundle("default")
     env = dict(os.environ, PYRUNC_TEST_KILL_AT=step)
-    result = netenv.runtime("create", "--bundle", bundle, c, env=env, timeout=30)
+    result = netenv.runtime.faulty()("create", "--bundle", bundle, c, env=env, timeout=30)
     assert result.returncode == -9, result.stderr
     assert leases(netenv.runtime.root), "the leases are taken before the kill"
     deleted = netenv.runtime("delete", "--force", c)
