@@ -134,7 +134,7 @@ class Container:
                 fifo_fd=os.open(st.fifo_path, os.O_PATH | os.O_CLOEXEC),
                 no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                 preserve_fds=reserved_fds.count, passed_fds=reserved_fds.passed,
-                extra_env=_listen_env(), cgroup_paths=cgroup_paths, close_fds=[st.lock_fd])
+                extra_env=_listen_env(), cgroup_paths=cgroup_paths)
 
             def after_fork():
                 # Made while stage1 sets up namespaces on the other core; the init joins
@@ -396,8 +396,7 @@ class Container:
                                  preserve_fds=reserved_fds.count,
                                  passed_fds=reserved_fds.passed,
                                  extra_env=_listen_env(), is_exec=True,
-                                 cgroup_paths=st.data.get("cgroup_paths", {}),
-                                 close_fds=[st.lock_fd])
+                                 cgroup_paths=st.data.get("cgroup_paths", {}))
                 spawned = spawn.spawn(plan, self._cgroup().join)
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal

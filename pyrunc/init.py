@@ -31,7 +31,6 @@ class Plan:
         self.extra_env = []
         self.cgroup_paths = {}
         self.is_exec = False
-        self.close_fds = []         # the parent's fds the children must not keep (the lock)
         self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
         self.__dict__.update(fields)
 

@@ -148,10 +148,6 @@ class ContainerState:
             raise
         self._lock_fd = fd
 
-    @property
-    def lock_fd(self):
-        return self._lock_fd
-
     def unlock(self):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
