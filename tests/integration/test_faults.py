@@ -174,6 +174,16 @@ def assert_nothing_left(runtime, faulty, container_id):
 
 # -- tests ----------------------------------------------------------------------------------------
 
+def test_the_installed_pyrunc_has_no_kill_points(runtime, faulty):
+    """The kill points are the double's: `pyrunc` itself creates the container whatever
+    PYRUNC_TEST_KILL_AT says."""
+    container_id = f"pyrunc-fault-none-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, PYRUNC_TEST_KILL_AT=PARENT_STEPS[0])
+    runtime("create", "--bundle", faulty.bundle, container_id, env=env, check=True)
+    assert runtime.state(container_id)["status"] == "created"
+    runtime("delete", "--force", container_id, check=True)
+
+
 @pytest.mark.parametrize("step", PARENT_STEPS)
 def test_crash_at_step_then_delete_force_leaves_nothing(runtime, faulty, step):
     container_id = f"pyrunc-fault-{step}-{uuid.uuid4().hex[:6]}"
