@@ -1,0 +1,32 @@
+"""Regression tests for what the differential harness (scripts/differential, runc as the oracle)
+found where pyrunc differed and runc was right; each is shown from inside the container."""
+
+
+def test_repeated_additional_gids_are_given_once(runtime, make_bundle):
+    """additionalGids [1000, 1000, 5]: the process is in 5 and 1000, each once (as runc gives
+    them; setgroups() keeps duplicates)."""
+    def edit(config):
+        config["process"]["user"]["additionalGids"] = [1000, 1000, 5]
+    bundle = make_bundle(["sh", "-c", "grep ^Groups: /proc/self/status"], edit=edit)
+    out = runtime("run", "-b", bundle, "pyrunc-df-groups", check=True).stdout
+    assert out.split() == ["Groups:", "5", "1000"]
+
+
+def test_a_path_both_read_only_and_masked_is_masked_on_top(runtime, make_bundle):
+    """runc makes the read-only paths first and masks after: /proc/keys in both lists is a
+    read-only proc bind under a /dev/null bind (the top one, which reads empty); /sys/firmware
+    a read-only sysfs bind under the read-only tmpfs mask."""
+    def edit(config):
+        config["linux"]["readonlyPaths"] += ["/proc/keys", "/sys/firmware"]
+    script = ("awk '$5 == \"/proc/keys\" || $5 == \"/sys/firmware\" "
+              "{ print $5, $4, $(NF - 2) }' /proc/self/mountinfo; wc -c < /proc/keys")
+    bundle = make_bundle(["sh", "-c", script], edit=edit)
+    lines = runtime("run", "-b", bundle, "pyrunc-df-order", check=True).stdout.splitlines()
+    stacks = {}  # mount point -> [(root, fstype)], in mount order (the last one is on top)
+    for line in lines[:-1]:
+        point, root, fstype = line.split()
+        stacks.setdefault(point, []).append((root, fstype))
+    assert stacks["/sys/firmware"] == [("/firmware", "sysfs"), ("/", "tmpfs")]
+    assert stacks["/proc/keys"][0] == ("/keys", "proc")
+    assert stacks["/proc/keys"][1][0] == "/null" and len(stacks["/proc/keys"]) == 2
+    assert lines[-1].strip() == "0"  # /dev/null on top
