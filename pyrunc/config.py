@@ -161,6 +161,9 @@ def validate_process(process, field):
     for i, entry in enumerate(env):
         if "=" not in entry:
             raise ConfigError(f"{field}.env[{i}]", f"{entry!r} is not NAME=VALUE")
+        if entry.startswith("="):
+            # As runc: execve would take it, but no program can read a variable without a name.
+            raise ConfigError(f"{field}.env[{i}]", f"{entry!r} has an empty variable name")
     cwd = _get(process, "cwd", str, f"{field}.cwd", "/")
     if not cwd.startswith("/"):
         raise ConfigError(f"{field}.cwd", f"{cwd!r} must be an absolute path")

@@ -381,6 +381,14 @@ def test_env_entry_without_equals(bundle):
     refused(config, bundle, f"process.env[{len(config['process']['env']) - 1}]")
 
 
+def test_env_entry_without_a_name(bundle):
+    """Found by the differential harness: runc refuses "=x" (no variable name); so does pyrunc."""
+    config = good()
+    config["process"]["env"].append("=x")
+    err = refused(config, bundle, f"process.env[{len(config['process']['env']) - 1}]")
+    assert "empty variable name" in str(err)
+
+
 def test_validate_process_names_the_prefix_it_is_given():
     with pytest.raises(ConfigError) as info:
         config_mod.validate_process({"args": ["sh"], "user": {"uid": -5}}, "exec process")
