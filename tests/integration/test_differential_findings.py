@@ -30,3 +30,16 @@ def test_a_path_both_read_only_and_masked_is_masked_on_top(runtime, make_bundle)
     assert stacks["/proc/keys"][0] == ("/keys", "proc")
     assert stacks["/proc/keys"][1][0] == "/null" and len(stacks["/proc/keys"]) == 2
     assert lines[-1].strip() == "0"  # /dev/null on top
+
+
+def test_masking_proc_self_fails_at_create(runtime, make_bundle):
+    """maskedPaths /proc/self hides /proc/self/fd, through which the init reopens the exec fifo:
+    create fails and says so, as runc does. (With the masks made before the read-only paths,
+    /proc/self masked last got through create and the init died when `start` came.)"""
+    def edit(config):
+        config["linux"]["maskedPaths"].append("/proc/self")
+    bundle = make_bundle(["true"], edit=edit)
+    result = runtime("create", "-b", bundle, "pyrunc-df-self")
+    assert result.returncode == 1
+    assert "/proc/self/fd" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert runtime.ids() == []
