@@ -140,7 +140,7 @@ def validate(config, bundle, need_process=True):
     if "uts" in namespaces and namespaces["uts"] and config.get("hostname"):
         raise ConfigError("hostname", "cannot be set when joining an existing uts namespace")
     _validate_mounts(config, bundle)
-    _validate_linux(linux, namespaces)
+    _validate_linux(linux, namespaces, {k: config.get(k) for k in ("hostname", "domainname")})
     _validate_hooks(config)
     annotations = _get(config, "annotations", dict, "annotations", {})
     for k, v in annotations.items():
@@ -264,7 +264,8 @@ def _validate_mounts(config, bundle):
                 raise ConfigError(f"{where}.{key}", "id-mapped mounts are not supported yet")
 
 
-def _validate_linux(linux, namespaces):
+def _validate_linux(linux, namespaces, config_field_values=None):
+    config_field_values = config_field_values or {}
     for key in ("uidMappings", "gidMappings"):
         mappings = _get(linux, key, list, f"linux.{key}", [])
         if mappings and "user" not in namespaces:
@@ -298,6 +299,11 @@ def _validate_linux(linux, namespaces):
         if not isinstance(value, str):
             raise ConfigError(f"linux.sysctl.{key}", "must be a string")
         _check_sysctl(key, namespaces)
+        if key in ("kernel.hostname", "kernel.domainname"):
+            # Two values for one setting: refused, as runc refuses them.
+            field = key.split(".")[1]
+            if config_field_values.get(field):
+                raise ConfigError(f"linux.sysctl.{key}", f"conflicts with the {field} field")
     for key in ("maskedPaths", "readonlyPaths"):
         for i, path in enumerate(_string_list(linux, key, f"linux.{key}")):
             _abs_path(path, f"linux.{key}[{i}]")

@@ -389,6 +389,19 @@ def test_env_entry_without_a_name(bundle):
     assert "empty variable name" in str(err)
 
 
+@pytest.mark.parametrize("field", ["hostname", "domainname"])
+def test_sysctl_conflicting_with_the_uts_fields(bundle, field):
+    """Found by the differential harness: runc refuses linux.sysctl kernel.hostname beside the
+    hostname field (and kernel.domainname beside domainname); so does pyrunc. Alone it is fine."""
+    config = good()
+    config.pop("hostname")
+    config["linux"]["sysctl"] = {f"kernel.{field}": "other"}
+    config_mod.validate(copy.deepcopy(config), str(bundle))
+    config[field] = "mine"
+    err = refused(config, bundle, f"linux.sysctl.kernel.{field}")
+    assert f"conflicts with the {field} field" in str(err)
+
+
 def test_validate_process_names_the_prefix_it_is_given():
     with pytest.raises(ConfigError) as info:
         config_mod.validate_process({"args": ["sh"], "user": {"uid": -5}}, "exec process")
