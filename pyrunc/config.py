@@ -115,10 +115,27 @@ def _check_oci_version(version):
         raise ConfigError("ociVersion", f"{version!r} is not a 1.x runtime-spec version")
 
 
+def drop_nulls(obj):
+    """Remove the null members of every object in obj, in place: a null property is an absent
+    one, as runc (Go's decoder) reads it, so the rest of pyrunc never meets a None. Nulls in
+    arrays stay, and are refused where a value is required."""
+    if isinstance(obj, dict):
+        for key in [k for k, v in obj.items() if v is None]:
+            del obj[key]
+        for value in obj.values():
+            drop_nulls(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            drop_nulls(value)
+    return obj
+
+
 def validate(config, bundle, need_process=True):
-    """Check config in place; return it. Raises ConfigError naming the first bad field."""
+    """Check config in place (null properties are dropped, see drop_nulls); return it. Raises
+    ConfigError naming the first bad field."""
     if not isinstance(config, dict):
         raise ConfigError("config", "must be an object")
+    drop_nulls(config)
     for (section, key), reason in UNSUPPORTED.items():
         if isinstance(config.get(section), dict) and config[section].get(key) is not None:
             raise ConfigError(f"{section}.{key}", reason)
@@ -154,6 +171,7 @@ def validate(config, bundle, need_process=True):
 
 def validate_process(process, field):
     """The process object of config.json or of `exec --process`."""
+    drop_nulls(process)
     args = _string_list(process, "args", f"{field}.args")
     if not args:
         raise ConfigError(f"{field}.args", "must name a program to run")

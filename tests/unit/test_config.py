@@ -402,6 +402,20 @@ def test_sysctl_conflicting_with_the_uts_fields(bundle, field):
     assert f"conflicts with the {field} field" in str(err)
 
 
+def test_null_properties_are_absent_ones(bundle):
+    """Found by the differential harness: runc reads "user": null, "env": null as absent; pyrunc
+    did too in validation, but then met the None while starting the process."""
+    config = good()
+    config["process"]["user"] = None
+    config["process"]["env"] = None
+    config["linux"]["sysctl"] = None
+    config_mod.validate(config, str(bundle))
+    assert "user" not in config["process"] and "env" not in config["process"]
+    assert "sysctl" not in config["linux"]
+    config["process"]["env"] = ["A=1", None]  # a null item is no absent property: refused
+    refused(config, bundle, "process.env[1]")
+
+
 def test_validate_process_names_the_prefix_it_is_given():
     with pytest.raises(ConfigError) as info:
         config_mod.validate_process({"args": ["sh"], "user": {"uid": -5}}, "exec process")
