@@ -44,3 +44,31 @@ def test_masking_proc_self_fails_at_create(runtime, make_bundle):
     assert result.returncode == 1
     assert "exec fifo" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert runtime.ids() == []
+
+
+def test_default_devices_without_a_dev_mount(runtime, make_bundle, rootfs_copy):
+    """No mount at /dev: the default nodes and symlinks go into the rootfs's own /dev, as runc
+    makes them, and the masks (binds of /dev/null) still hide /proc/keys."""
+    def edit(config):
+        config["root"]["path"] = str(rootfs_copy)  # the nodes land in the rootfs itself
+        config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/dev"]
+        config["process"]["user"]["uid"] = 1000
+    script = ("stat -c '%n %F %a %t,%T' /dev/null /dev/zero /dev/tty; readlink /dev/fd; "
+              "wc -c < /proc/keys; echo hidden > /dev/null && echo written")
+    bundle = make_bundle(["sh", "-c", script], edit=edit)
+    lines = runtime("run", "-b", bundle, "pyrunc-df-nodev", check=True).stdout.splitlines()
+    assert lines[:3] == ["/dev/null character special file 666 1,3",
+                         "/dev/zero character special file 666 1,5",
+                         "/dev/tty character special file 666 5,0"]
+    assert lines[3:] == ["/proc/self/fd", "0", "written"]
+
+
+def test_null_user_and_env_are_absent(runtime, make_bundle):
+    """"user": null and "env": null are absent properties, as runc reads them: the process runs
+    as root with runc's default environment (pyrunc crashed on the None)."""
+    def edit(config):
+        config["process"]["user"] = None
+        config["process"]["env"] = None
+    bundle = make_bundle(["/bin/sh", "-c", "id -u; id -G"], edit=edit)
+    out = runtime("run", "-b", bundle, "pyrunc-df-null", check=True).stdout.split()
+    assert out == ["0", "0"]
