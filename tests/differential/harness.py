@@ -203,6 +203,9 @@ class Lifecycle:
         return json.loads(out) if rc == 0 else None
 
     def run(self):
+        # Forget the exits reaped so far: a pid of an earlier run may come back as this one's.
+        self.reaper.reap()
+        self.reaper.statuses.clear()
         out_path = os.path.join(self.bundle, "stdout")
         err_path = os.path.join(self.bundle, "stderr")
         try:
@@ -331,6 +334,16 @@ def probe_lines(stdout, run):
     return {k: sorted(v) for k, v in items.items()}
 
 
+RUNTIME_LOG = re.compile(r'^(time="[^"]*" level=|pyrunc: |pyrunc init: )')
+
+
+def container_stderr(run):
+    """The container's stderr lines: create's stderr is also the runtime's, whose own lines
+    (runc's logrus lines, pyrunc's "pyrunc: " ones) are left out."""
+    return [line.replace(os.path.realpath(run.bundle), "<bundle>").replace(run.cid, "<id>")
+            for line in run.stderr.splitlines() if line and not RUNTIME_LOG.match(line)]
+
+
 # -- comparing --------------------------------------------------------------------------------
 
 def compare(runc, pyrunc):
@@ -365,6 +378,10 @@ def compare(runc, pyrunc):
     if runc.exit_code != pyrunc.exit_code:
         diffs.append({"kind": "exit", "key": "exit", "runc": str(runc.exit_code),
                       "pyrunc": str(pyrunc.exit_code)})
+    r_err, p_err = container_stderr(runc), container_stderr(pyrunc)
+    if r_err != p_err:
+        diffs.append({"kind": "stderr", "key": "stderr", "runc": " | ".join(r_err),
+                      "pyrunc": " | ".join(p_err)})
     r_probe, p_probe = probe_lines(runc.stdout, runc), probe_lines(pyrunc.stdout, pyrunc)
     for key in sorted(set(r_probe) | set(p_probe)):
         rv, pv = r_probe.get(key), p_probe.get(key)
@@ -426,6 +443,10 @@ def _value_test(value, test):
         return False
     if "nonempty" in test and not value:
         return False
+    if test.get("unknown_capability"):  # a string no Linux has as a capability name
+        from pyrunc.names import CAP_NUMBERS
+        if not isinstance(value, str) or value in CAP_NUMBERS:
+            return False
     if "fields" in test:  # tests on the keys of one object (one mount, one device...)
         if not isinstance(value, dict):
             return False
@@ -452,7 +473,7 @@ HOST_FACTS = {"in-nested-cgroup": in_nested_cgroup}
 def applies(condition, config):
     """A condition: {all: [...]}, {any: [...]}, {not: c}, {host: FACT} (HOST_FACTS), or
     {path: P, <tests>}: true when some value at P passes every test (equals, in, type, regex,
-    contains, gt, lt, nonempty, fields: {key: tests}); `absent: true` when P has no value."""
+    contains, gt, lt, nonempty, unknown_capability, fields: {key: tests}); `absent: true` when P has no value."""
     if "all" in condition:
         return all(applies(c, config) for c in condition["all"])
     if "any" in condition:
@@ -471,7 +492,8 @@ class Table:
     """expected_differences.yaml: a list of entries, each
         id, reason (a REASONS key), why (text), applies (a condition on the config, see
         applies(); none: every config), match: {kind, key, runc, pyrunc} (regexes; key and the
-        values are searched in the difference's fields).
+        values are searched in the difference's fields), flaky (optional: the difference comes
+        and goes, so the entry is not required to match).
     An entry explains a difference when it applies to the config and its match matches."""
 
     def __init__(self, path=TABLE):
@@ -491,26 +513,36 @@ class Table:
         return all(re.search(match[k], diff[k]) for k in ("key", "runc", "pyrunc") if k in match)
 
     def explain(self, config, diffs, both_ran, both_refused):
-        """Mark each diff with the id of the entry that explains it (or None)."""
-        for e in self.entries:
-            if "applies" in e and not applies(e["applies"], config):
-                continue
-            kind = e["match"].get("kind")
-            # Could the difference have shown? Not when both refused; a probe, state or exit
-            # difference only when both ran.
-            if (kind == "outcome" and not both_refused) or (kind != "outcome" and both_ran):
-                self.could[e["id"]] += 1
-            for d in diffs:
-                if d.get("explained") is None and self._matches(e["match"], d):
-                    d["explained"] = e["id"]
-                    self.matched[e["id"]] += 1
+        """Mark each diff with the id of the entry that explains it (or None), and count, for
+        the stale check, where each entry could have matched."""
+        applicable = [e for e in self.entries
+                      if "applies" not in e or applies(e["applies"], config)]
         for d in diffs:
-            d.setdefault("explained", None)
+            d["explained"] = None
+            # Every entry that explains a difference counts as matched; the first names it.
+            for e in applicable:
+                if self._matches(e["match"], d):
+                    d["explained"] = d["explained"] or e["id"]
+                    self.matched[e["id"]] += 1
+        for e in applicable:
+            if e["match"].get("kind") == "outcome":
+                # Not when both refused, nor when the outcome differs for another known cause:
+                # runc stops at its first error (one cause hides the next).
+                could = not both_refused and not any(
+                    d["kind"] == "outcome" and d["explained"] for d in diffs)
+                could = could or any(d["explained"] == e["id"] for d in diffs)
+            else:  # a probe, state, stderr or exit difference shows only when both ran
+                could = both_ran
+            if could:
+                self.could[e["id"]] += 1
         return diffs
 
     def stale(self):
-        """Entries that could have matched in this run and never did."""
-        return [eid for eid in self.matched if self.could[eid] and not self.matched[eid]]
+        """Entries that could have matched in this run and never did (but those marked flaky:
+        a runc failure that comes and goes)."""
+        flaky = {e["id"] for e in self.entries if e.get("flaky")}
+        return [eid for eid in self.matched
+                if self.could[eid] and not self.matched[eid] and eid not in flaky]
 
 
 # -- one config, both runtimes ----------------------------------------------------------------

@@ -11,7 +11,7 @@ def test_the_table_is_well_formed():
     assert len(ids) == len(set(ids))
     for e in table.entries:
         assert e["reason"] in harness.REASONS
-        assert e["match"]["kind"] in ("outcome", "step", "state", "exit", "probe")
+        assert e["match"]["kind"] in ("outcome", "step", "state", "exit", "stderr", "probe")
         if "applies" in e:
             harness.applies(e["applies"], {})  # evaluates on any config
 
