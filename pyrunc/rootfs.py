@@ -265,14 +265,15 @@ def finish(config):
     linux = config.get("linux", {})
     root_fd = os.open("/", safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        # Read-only paths first, then the masks, as runc does: a path in both lists ends up
-        # masked (the mask is the top mount), and the mask's own mount keeps its flags.
+        # runc's order: the read-only root, then the read-only paths, then the masks. A path in
+        # both lists ends up masked (the mask is the top mount), and a bind made from the
+        # read-only root is read-only too (a mask of the rootfs's own /dev/null).
+        if config.get("root", {}).get("readonly"):
+            _remount(root_fd, "/", MS_RDONLY)
         for path in linux.get("readonlyPaths", []):
             _make_readonly(root_fd, path)
         for path in linux.get("maskedPaths", []):
             _mask(root_fd, path)
-        if config.get("root", {}).get("readonly"):
-            _remount(root_fd, "/", MS_RDONLY)
         propagation = linux.get("rootfsPropagation")
         if propagation:
             native.mount(None, "/", None, PROPAGATION[propagation])

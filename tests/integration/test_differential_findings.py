@@ -63,6 +63,19 @@ def test_default_devices_without_a_dev_mount(runtime, make_bundle, rootfs_copy):
     assert lines[3:] == ["/proc/self/fd", "0", "written"]
 
 
+def test_masks_are_made_after_the_read_only_root(runtime, make_bundle, rootfs_copy):
+    """runc makes the root read-only before the read-only and masked paths: without a /dev
+    mount the mask of /proc/keys binds the rootfs's own /dev/null, and that bind is read-only
+    like the root it comes from."""
+    def edit(config):
+        config["root"]["path"] = str(rootfs_copy)
+        config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/dev"]
+    script = "awk '$5 == \"/proc/keys\" { print $4, $6 }' /proc/self/mountinfo"
+    bundle = make_bundle(["sh", "-c", script], edit=edit)
+    out = runtime("run", "-b", bundle, "pyrunc-df-roorder", check=True).stdout.split()
+    assert out[0].endswith("/dev/null") and out[1].split(",")[0] == "ro"
+
+
 def test_null_user_and_env_are_absent(runtime, make_bundle):
     """"user": null and "env": null are absent properties, as runc reads them: the process runs
     as root with runc's default environment (pyrunc crashed on the None)."""
