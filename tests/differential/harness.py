@@ -334,7 +334,9 @@ def probe_lines(stdout, run):
     return {k: sorted(v) for k, v in items.items()}
 
 
-RUNTIME_LOG = re.compile(r'^(time="[^"]*" level=|pyrunc: |pyrunc init: )')
+# The runtimes' own lines: runc's logrus lines and its init's "exec <program>: <error>" (a
+# program it could not exec), pyrunc's "pyrunc: " and "pyrunc init: " lines.
+RUNTIME_LOG = re.compile(r'^(time="[^"]*" level=|exec \S+: |pyrunc: |pyrunc init: )')
 
 
 def container_stderr(run):
