@@ -153,6 +153,11 @@ def run_init(plan, chan):
         prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
                                        plan.extra_env, config.get("linux", {}), plan.listener,
                                        plan.preserve_fds)
+        # The exec fifo is reopened through /proc/self/fd once `start` comes: a config that
+        # hides it (maskedPaths /proc/self) must fail here, at create, as runc fails, not after
+        # create returned with an init that can only die.
+        ctx["step"] = "reaching the exec fifo through /proc/self/fd"
+        os.stat(f"/proc/self/fd/{plan.fifo_fd}")
         ctx["step"] = "reporting ready"
         chan.send(protocol.READY)
         chan.close()
