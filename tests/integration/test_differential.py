@@ -6,7 +6,7 @@ not explain, and on an entry of that table that could have matched and never did
 The harness runs as a process of its own (it is the containers' child subreaper). This test
 takes about 70 s; 1,000 generated configs and the engine configs take about 8 minutes on the
 project's 2-core VM: `scripts/differential --seed 1203 --count 1000` (484 s, no unexplained
-difference; see docs/compat-differential.md)."""
+difference; see README.md, "runc as the oracle")."""
 import json
 import os
 import subprocess
