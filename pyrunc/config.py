@@ -115,10 +115,27 @@ def _check_oci_version(version):
         raise ConfigError("ociVersion", f"{version!r} is not a 1.x runtime-spec version")
 
 
+def drop_nulls(obj):
+    """Remove the null members of every object in obj, in place: a null property is an absent
+    one, as runc (Go's decoder) reads it, so the rest of pyrunc never meets a None. Nulls in
+    arrays stay, and are refused where a value is required."""
+    if isinstance(obj, dict):
+        for key in [k for k, v in obj.items() if v is None]:
+            del obj[key]
+        for value in obj.values():
+            drop_nulls(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            drop_nulls(value)
+    return obj
+
+
 def validate(config, bundle, need_process=True):
-    """Check config in place; return it. Raises ConfigError naming the first bad field."""
+    """Check config in place (null properties are dropped, see drop_nulls); return it. Raises
+    ConfigError naming the first bad field."""
     if not isinstance(config, dict):
         raise ConfigError("config", "must be an object")
+    drop_nulls(config)
     for (section, key), reason in UNSUPPORTED.items():
         if isinstance(config.get(section), dict) and config[section].get(key) is not None:
             raise ConfigError(f"{section}.{key}", reason)
@@ -138,7 +155,7 @@ def validate(config, bundle, need_process=True):
         if _get(config, key, str, key) and "uts" not in namespaces:
             raise ConfigError(key, "needs a new uts namespace (linux.namespaces has none)")
     _validate_mounts(config, bundle)
-    _validate_linux(linux, namespaces)
+    _validate_linux(linux, namespaces, {k: config.get(k) for k in ("hostname", "domainname")})
     if "mount" not in namespaces:
         _validate_without_mount_namespace(config, linux)
     _validate_hooks(config)
@@ -154,6 +171,7 @@ def validate(config, bundle, need_process=True):
 
 def validate_process(process, field):
     """The process object of config.json or of `exec --process`."""
+    drop_nulls(process)
     args = _string_list(process, "args", f"{field}.args")
     if not args:
         raise ConfigError(f"{field}.args", "must name a program to run")
@@ -161,6 +179,9 @@ def validate_process(process, field):
     for i, entry in enumerate(env):
         if "=" not in entry:
             raise ConfigError(f"{field}.env[{i}]", f"{entry!r} is not NAME=VALUE")
+        if entry.startswith("="):
+            # As runc: execve would take it, but no program can read a variable without a name.
+            raise ConfigError(f"{field}.env[{i}]", f"{entry!r} has an empty variable name")
     cwd = _get(process, "cwd", str, f"{field}.cwd", "/")
     if not cwd.startswith("/"):
         raise ConfigError(f"{field}.cwd", f"{cwd!r} must be an absolute path")
@@ -272,7 +293,8 @@ def _validate_mounts(config, bundle):
                 raise ConfigError(f"{where}.{key}", "id-mapped mounts are not supported yet")
 
 
-def _validate_linux(linux, namespaces):
+def _validate_linux(linux, namespaces, config_field_values=None):
+    config_field_values = config_field_values or {}
     for key in ("uidMappings", "gidMappings"):
         mappings = _get(linux, key, list, f"linux.{key}", [])
         if mappings and "user" not in namespaces:
@@ -306,6 +328,11 @@ def _validate_linux(linux, namespaces):
         if not isinstance(value, str):
             raise ConfigError(f"linux.sysctl.{key}", "must be a string")
         _check_sysctl(key, namespaces)
+        if key in ("kernel.hostname", "kernel.domainname"):
+            # Two values for one setting: refused, as runc refuses them.
+            field = key.split(".")[1]
+            if config_field_values.get(field):
+                raise ConfigError(f"linux.sysctl.{key}", f"conflicts with the {field} field")
     for key in ("maskedPaths", "readonlyPaths"):
         for i, path in enumerate(_string_list(linux, key, f"linux.{key}")):
             _abs_path(path, f"linux.{key}[{i}]")

@@ -389,9 +389,17 @@ class Container:
             if console_socket:
                 from pyrunc import terminal
                 console = terminal.connect_console_socket(console_socket)
+            root_fd = -1
+            if "mount" not in config_mod.namespaces_of(config):
+                # No mount namespace: the init is only chrooted, and exec must be too (the
+                # namespaces joined below leave it in our root otherwise). Opened after the
+                # status check that pinned st.pid to the container's init.
+                root_fd = os.open(f"/proc/{st.pid}/root", os.O_PATH | os.O_DIRECTORY
+                                  | os.O_CLOEXEC)
             try:
                 # spawn closes the namespace fds in every case, once they are open
                 plan = init.Plan(config=config, process=process, container_id=self.id,
+                                 root_fd=root_fd,
                                  join=_open_namespaces(_container_namespaces(st.pid, config)),
                                  preserve_fds=reserved_fds.count,
                                  passed_fds=reserved_fds.passed,
@@ -406,6 +414,8 @@ class Container:
             finally:
                 if console is not None:
                     console.close()
+                if root_fd >= 0:
+                    os.close(root_fd)
             if pid_file:
                 try:
                     _write_pid_file(pid_file, spawned.pid)

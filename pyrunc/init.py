@@ -31,6 +31,7 @@ class Plan:
         self.extra_env = []
         self.cgroup_paths = {}
         self.is_exec = False
+        self.root_fd = -1           # exec into a container without a mount namespace: its root
         self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
         self.__dict__.update(fields)
 
@@ -151,6 +152,11 @@ def run_init(plan, chan):
         prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
                                        plan.extra_env, config.get("linux", {}), plan.listener,
                                        plan.preserve_fds)
+        # The exec fifo is reopened through /proc/self/fd once `start` comes: a config that
+        # hides it (maskedPaths /proc/self) must fail here, at create, as runc fails, not after
+        # create returned with an init that can only die.
+        ctx["step"] = "reaching the exec fifo through /proc/self/fd"
+        os.stat(f"/proc/self/fd/{plan.fifo_fd}")
         ctx["step"] = "reporting ready"
         chan.send(protocol.READY)
         chan.close()
@@ -186,6 +192,12 @@ def run_exec_process(plan, chan):
     try:
         message, _ = chan.expect(protocol.CONTINUE)
         _listener_state(plan, message["pid"], "running")
+        if plan.root_fd >= 0:
+            # The container shares our mount namespace and was chrooted: so is its exec.
+            ctx["step"] = "chroot into the container's root"
+            os.fchdir(plan.root_fd)
+            os.chroot(".")
+            os.close(plan.root_fd)
         if plan.terminal:
             ctx["step"] = "terminal"
             _terminal(plan, chan)
@@ -234,7 +246,8 @@ def _close_inherited_fds(plan, chan):
     for fd in plan.passed_fds:  # runc passes them even when close-on-exec
         os.set_inheritable(fd, True)
     first = 3 + plan.preserve_fds
-    keep = sorted({chan.fileno(), plan.fifo_fd, *(fd for _kind, fd in plan.join)} - {-1})
+    keep = sorted({chan.fileno(), plan.fifo_fd, plan.root_fd,
+                   *(fd for _kind, fd in plan.join)} - {-1})
     for fd in keep + [0x7FFFFFFF]:
         if fd >= first:
             if fd > first:

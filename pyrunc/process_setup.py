@@ -125,7 +125,8 @@ def close_on_exec_past(first):
 
 def _switch_user(user):
     uid, gid = user.get("uid", 0), user.get("gid", 0)
-    groups = user.get("additionalGids") or []
+    # Each group once, as runc gives them: setgroups() would keep a repeated gid repeated.
+    groups = list(dict.fromkeys(user.get("additionalGids") or []))
     native.prctl(capabilities.PR_SET_KEEPCAPS, 1)
     if _setgroups_allowed():
         os.setgroups(groups)

@@ -43,16 +43,19 @@ def prepare(config, ctx):
     # pivot_root needs the new root to be a mount point.
     native.mount(ctx.rootfs, ctx.rootfs, None, MS_BIND | MS_REC)
     root_fd = os.open(ctx.rootfs, safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    dev_is_tmpfs = False
+    # The default nodes and symlinks go into /dev unless /dev is bound from elsewhere (then it
+    # is the binder's): also into the rootfs's own /dev when the config mounts nothing there,
+    # as runc does; without them /dev/null is missing and the masks have nothing to bind.
+    dev_is_bound = False
     for m in config.get("mounts", []):
         mount_one(root_fd, m, ctx)
-        if m["destination"].rstrip("/") == "/dev" and not parse_options(
-                m.get("options", [])).is_bind and m.get("type") != "bind":
-            dev_is_tmpfs = True
-    if dev_is_tmpfs:
+        if m["destination"].rstrip("/") == "/dev" and (parse_options(
+                m.get("options", [])).is_bind or m.get("type") == "bind"):
+            dev_is_bound = True
+    if not dev_is_bound:
         devices.create_devices(root_fd, devices.default_devices(), ctx.in_user_ns)
     devices.create_devices(root_fd, linux.get("devices", []), ctx.in_user_ns)
-    if dev_is_tmpfs:
+    if not dev_is_bound:
         devices.create_symlinks(root_fd)
     cwd = config.get("process", {}).get("cwd", "/")
     try:
@@ -279,12 +282,15 @@ def finish(config):
     linux = config.get("linux", {})
     root_fd = os.open("/", safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for path in linux.get("maskedPaths", []):
-            _mask(root_fd, path)
-        for path in linux.get("readonlyPaths", []):
-            _make_readonly(root_fd, path)
+        # runc's order: the read-only root, then the read-only paths, then the masks. A path in
+        # both lists ends up masked (the mask is the top mount), and a bind made from the
+        # read-only root is read-only too (a mask of the rootfs's own /dev/null).
         if config.get("root", {}).get("readonly"):
             _remount(root_fd, "/", MS_RDONLY)
+        for path in linux.get("readonlyPaths", []):
+            _make_readonly(root_fd, path)
+        for path in linux.get("maskedPaths", []):
+            _mask(root_fd, path)
         propagation = linux.get("rootfsPropagation")
         if propagation:
             native.mount(None, "/", None, PROPAGATION[propagation])

@@ -126,12 +126,12 @@ def test_hostname_in_a_joined_uts_namespace(runtime, make_bundle, holder):
     assert os.uname().nodename != "joined-uts"
 
 
-def test_without_a_mount_namespace(runtime, make_bundle, tmp_path, busybox_rootfs):
-    """runc runs a config without a mount namespace (linux_ns_itype); pyrunc refused it. The
-    container shares the host's mount namespace and is chrooted into its rootfs; its mounts
-    are in the host's table under the rootfs while it runs, and gone after delete."""
+def no_mount_ns_bundle(make_bundle, tmp_path, busybox_rootfs, args):
+    """A bundle of its own rootfs copy whose config has no mount namespace (and so none of
+    the masked and read-only paths that need one)."""
     rootfs = tmp_path / "rootfs"
     subprocess.run(["cp", "-a", busybox_rootfs, str(rootfs)], check=True)
+    (rootfs / "inside-marker").write_text("in the container's root\n")
 
     def edit(config):
         config["root"]["path"] = str(rootfs)
@@ -139,32 +139,32 @@ def test_without_a_mount_namespace(runtime, make_bundle, tmp_path, busybox_rootf
                                          if ns["type"] != "mount"]
         config["linux"].pop("maskedPaths", None)
         config["linux"].pop("readonlyPaths", None)
-        config["process"]["args"] = ["sh", "-c", "ls /proc/self/ns/ >/dev/null && sleep 1000"]
-    bundle = make_bundle(edit=edit)
+        config["process"]["args"] = list(args)
+    return make_bundle(edit=edit), rootfs
+
+
+def test_without_a_mount_namespace(runtime, make_bundle, tmp_path, busybox_rootfs):
+    """runc runs a config without a mount namespace (linux_ns_itype); pyrunc refused it. The
+    container shares the host's mount namespace and is chrooted into its rootfs; its mounts
+    are in the host's table under the rootfs while it runs, and gone after delete."""
+    bundle, rootfs = no_mount_ns_bundle(make_bundle, tmp_path, busybox_rootfs,
+                                        ["sh", "-c", "ls /proc/self/ns/ >/dev/null && sleep 1000"])
     runtime("run", "-d", "-b", bundle, "conf-no-mnt", check=True)
     pid = runtime.state("conf-no-mnt")["pid"]
     assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
     assert os.path.samefile(f"/proc/{pid}/root", rootfs)
     assert host_mounts_mentioning(f" {rootfs}/proc ")  # its /proc is in our table
-    out = runtime("exec", "conf-no-mnt", "cat", "/proc/self/mountinfo", check=True).stdout
-    assert out  # exec joins the other namespaces and the same chroot
+    # exec joins the other namespaces and the same chroot, not the host's root
+    out = runtime("exec", "conf-no-mnt", "cat", "/inside-marker", check=True).stdout
+    assert out == "in the container's root\n"
     runtime("delete", "--force", "conf-no-mnt", check=True)
     assert not host_mounts_mentioning(str(rootfs))
 
 
 def test_without_a_mount_namespace_failed_create_unmounts(runtime, make_bundle, tmp_path,
                                                           busybox_rootfs):
-    rootfs = tmp_path / "rootfs"
-    subprocess.run(["cp", "-a", busybox_rootfs, str(rootfs)], check=True)
-
-    def edit(config):
-        config["root"]["path"] = str(rootfs)
-        config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"]
-                                         if ns["type"] != "mount"]
-        config["linux"].pop("maskedPaths", None)
-        config["linux"].pop("readonlyPaths", None)
-        config["process"]["args"] = ["/no/such/program"]
-    bundle = make_bundle(edit=edit)
+    bundle, rootfs = no_mount_ns_bundle(make_bundle, tmp_path, busybox_rootfs,
+                                        ["/no/such/program"])
     result = runtime("create", "-b", bundle, "conf-no-mnt-fail")
     assert result.returncode == 1 and "no such file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

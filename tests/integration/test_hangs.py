@@ -57,6 +57,14 @@ def new_id(what):
     return f"pyrunc-hang-{what}-{uuid.uuid4().hex[:6]}"
 
 
+def _runs_sleep(pid):
+    if (read_file(f"/proc/{pid}/cmdline") or b"").startswith(b"sleep\0"):
+        return True
+    children = (read_file(f"/proc/{pid}/task/{pid}/children") or b"").split()
+    return any((read_file(f"/proc/{int(c)}/cmdline") or b"").startswith(b"sleep\0")
+               for c in children)
+
+
 def fd_targets(pid):
     """{fd: what it points at} of a live process."""
     out = {}
@@ -104,7 +112,9 @@ def test_create_never_hands_the_init_a_runtime_fd(runtime, make_bundle, count):
             assert target == os.path.join(state_dir, "exec.fifo"), (fd, target)
     assert state_dir not in targets.values(), targets  # the lock's directory fd
     runtime("start", container_id, check=True, timeout=15)
-    assert wait_until(lambda: b"sleep" in (read_file(f"/proc/{pid}/cmdline") or b""))
+    # Settled once the shell has listed its fds and runs sleep (exec'd, or as its child): while
+    # it lists them, its $(seq) pipe is open too. Its cmdline names sleep from the start.
+    assert wait_until(lambda: _runs_sleep(pid))
     fds = sorted(fd_targets(pid))
     assert fds == [0, 1, 2] + [f for f in (3, 4, 5) if f < 3 + count], fds
     runtime("delete", "--force", container_id, check=True, timeout=15)

@@ -399,6 +399,41 @@ def test_env_entry_without_equals(bundle):
     refused(config, bundle, f"process.env[{len(config['process']['env']) - 1}]")
 
 
+def test_env_entry_without_a_name(bundle):
+    """Found by the differential harness: runc refuses "=x" (no variable name); so does pyrunc."""
+    config = good()
+    config["process"]["env"].append("=x")
+    err = refused(config, bundle, f"process.env[{len(config['process']['env']) - 1}]")
+    assert "empty variable name" in str(err)
+
+
+@pytest.mark.parametrize("field", ["hostname", "domainname"])
+def test_sysctl_conflicting_with_the_uts_fields(bundle, field):
+    """Found by the differential harness: runc refuses linux.sysctl kernel.hostname beside the
+    hostname field (and kernel.domainname beside domainname); so does pyrunc. Alone it is fine."""
+    config = good()
+    config.pop("hostname")
+    config["linux"]["sysctl"] = {f"kernel.{field}": "other"}
+    config_mod.validate(copy.deepcopy(config), str(bundle))
+    config[field] = "mine"
+    err = refused(config, bundle, f"linux.sysctl.kernel.{field}")
+    assert f"conflicts with the {field} field" in str(err)
+
+
+def test_null_properties_are_absent_ones(bundle):
+    """Found by the differential harness: runc reads "user": null, "env": null as absent; pyrunc
+    did too in validation, but then met the None while starting the process."""
+    config = good()
+    config["process"]["user"] = None
+    config["process"]["env"] = None
+    config["linux"]["sysctl"] = None
+    config_mod.validate(config, str(bundle))
+    assert "user" not in config["process"] and "env" not in config["process"]
+    assert "sysctl" not in config["linux"]
+    config["process"]["env"] = ["A=1", None]  # a null item is no absent property: refused
+    refused(config, bundle, "process.env[1]")
+
+
 def test_validate_process_names_the_prefix_it_is_given():
     with pytest.raises(ConfigError) as info:
         config_mod.validate_process({"args": ["sh"], "user": {"uid": -5}}, "exec process")

@@ -5,38 +5,10 @@ import json
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+# The generator lives in tests/fuzzing/configgen.py: the differential harness draws from it too.
+from fuzzing.configgen import ALL_PATHS, BASE, JSON_VALUES, PLAUSIBLE, apply_edits, set_path
 from pyrunc import config, jsonio
 from pyrunc.errors import ConfigError
-from pyrunc.spec import default_spec
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12)
-
-
-def paths(obj, prefix=()):
-    """Every (path) into a nested config: dict keys and list indexes."""
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from paths(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from paths(v, prefix + (i,))
-
-
-BASE = default_spec()
-BASE["process"]["terminal"] = False
-ALL_PATHS = [p for p in paths(BASE) if p]
-
-
-def set_path(obj, path, value):
-    for part in path[:-1]:
-        obj = obj[part]
-    obj[path[-1]] = value
 
 
 def check(cfg, bundle):
@@ -76,3 +48,12 @@ def test_any_bytes_as_config_json(data):
     except ValueError:
         return
     assert value == json.loads(data.decode("utf-8", errors="replace").lstrip("\ufeff"))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(PLAUSIBLE, min_size=1, max_size=3))
+def test_plausible_edits(tmp_path, edits):
+    """The differential harness's plausible edits: accepted or refused by name, never a crash."""
+    (tmp_path / "rootfs").mkdir(exist_ok=True)
+    check(apply_edits(copy.deepcopy(BASE), edits), tmp_path)
