@@ -19,7 +19,7 @@ import os
 from pyrunc import log
 from pyrunc.cgroups import manager
 
-LOCK_TIMEOUT = 10.0
+LOCK_TIMEOUT = 30.0
 
 
 def registry():

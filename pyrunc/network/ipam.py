@@ -87,8 +87,9 @@ class LeaseFile:
 
 
 # The longest a command waits for the host-wide network lock (another command changing leases
-# holds it for milliseconds) before it fails naming the holder.
-LOCK_TIMEOUT = 10.0
+# holds it for milliseconds; its waiters poll, so under a burst of parallel pods one may wait
+# a while) before it fails naming the holder.
+LOCK_TIMEOUT = 30.0
 
 
 class Locked:
