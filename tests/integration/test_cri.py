@@ -223,11 +223,18 @@ def test_pyrunc_errors_reach_the_cri_caller(crid, command, linux, expected):
     assert wait_until(lambda: not crid.leftovers(), timeout=15), crid.leftovers()
 
 
+# The cgroup-v2 guest runs under TCG (no usable KVM here), some 20 times slower than the host:
+# there kubelet's RPC deadlines would measure the emulator, not pyrunc, so the guest runs the
+# same sequence with fewer pods; the twenty-pod load is the host's.
+PARALLEL_PODS = 4 if os.environ.get("PYRUNC_IN_VM") == "1" else 20
+
+
 def test_twenty_pods_in_parallel(crid):
     """20 pods of 2 containers each, created and removed at once: all succeed, nothing stays."""
     errors = []
 
     def one(i):
+        pod, containers = None, []
         try:
             pod, pod_config = crid.run_pod(f"par-{i}")
             containers = [crid.create_and_start(pod, pod_config, n, ["sleep", "1000"])
@@ -237,8 +244,13 @@ def test_twenty_pods_in_parallel(crid):
             crid.remove_pod(pod, containers)
         except Exception as e:  # noqa: BLE001 - collected and reported below
             errors.append(f"pod {i}: {e!r}"[:500])
+            if pod is not None:  # so that one failure does not become the module's leftovers
+                try:
+                    crid.remove_pod(pod, containers)
+                except Exception as e2:  # noqa: BLE001
+                    errors.append(f"pod {i} removal: {e2!r}"[:500])
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(PARALLEL_PODS)]
     for t in threads:
         t.start()
     for t in threads:
