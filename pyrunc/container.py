@@ -64,10 +64,16 @@ class Container:
 
     def _create_reserved(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring,
                          reserved_fds, foreground, rootless):
+        from pyrunc import timing
+        timing.begin("imports")
         from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
+        timing.end("imports")
+        timing.begin("config")
         bundle = os.path.abspath(bundle)
         config = config_mod.load_bundle_config(bundle)
         config_mod.validate(config, bundle)
+        timing.end("config")
+        timing.begin("checks")
         process = config["process"]
         if process.get("terminal") and not console_socket and not foreground:
             raise ConfigError("process.terminal", "a terminal needs --console-socket "
@@ -92,6 +98,8 @@ class Container:
         if console_socket:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
+        timing.end("checks")
+        timing.begin("state-dir")
         st = self.state
         st.make()
         protocol.checkpoint("state-dir")
@@ -126,6 +134,7 @@ class Container:
             owner = _host_ids(config)
             os.chown(st.fifo_path, *owner)
             os.chmod(st.fifo_path, 0o600 if owner[0] == os.geteuid() else 0o200)
+            timing.end("state-dir")
             plan = init.Plan(
                 config=config, process=process, bundle=bundle,
                 rootfs=os.path.realpath(st.data["rootfs"]), container_id=self.id,
@@ -141,11 +150,13 @@ class Container:
                 # them in on_pid. Recorded at once so `delete --force` finds them after a crash.
                 if cgroup is None:
                     return
+                timing.begin("cgroups-make")
                 made_cgroups.extend(cgroup.create())
                 protocol.checkpoint("cgroups-made")  # before the exact list is recorded
                 st.data["cgroups_created"] = made_cgroups
                 st.save()
                 cgroup.apply(resources, linux.get("devices") or [])
+                timing.end("cgroups-make")
 
             def on_pid(pid):
                 st.data["pid"] = pid
@@ -157,8 +168,10 @@ class Container:
                     protocol.checkpoint("network")
 
             def join_cgroups(pid):
+                timing.begin("cgroups-join")
                 if cgroup is not None:
                     cgroup.join(pid)
+                timing.end("cgroups-join")
                 protocol.checkpoint("cgroup-joined")
 
             def on_hooks():
@@ -170,6 +183,7 @@ class Container:
                 hooks.run_hooks(config, "createRuntime", hook_state)
 
             try:
+                timing.begin("spawn")
                 spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
                                       linux.get("gidMappings"), after_fork, on_hooks,
                                       join_cgroups)
@@ -182,6 +196,7 @@ class Container:
                 raise
             finally:
                 os.close(plan.fifo_fd)
+            timing.end("spawn")
             protocol.checkpoint("ready")
             if spawned.pty_master is not None and console is not None:
                 from pyrunc import terminal
@@ -333,15 +348,21 @@ class Container:
                       foreground=False, rootless=rootless)
             c.start()
             return 0
-        from pyrunc import foreground
+        from pyrunc import foreground, timing
         with foreground.Subreaper() as reaper:
             spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
                                 preserve_fds, foreground=True, rootless=rootless)
             try:
+                timing.begin("start")
                 c.start()
+                timing.end("start")
+                timing.begin("wait")
                 return foreground.wait_foreground(spawned.pid, spawned.pty_master, reaper)
             finally:
+                timing.end("wait")
+                timing.begin("delete")
                 c._delete_after_run()
+                timing.end("delete")
 
     def _delete_after_run(self):
         st = self.state

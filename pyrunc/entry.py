@@ -79,6 +79,9 @@ def main():
     # A pyrunc command lives for milliseconds and makes no garbage cycles worth collecting;
     # a collection in a forked child would also touch (and copy) every page of the heap.
     gc.disable()
+    if "PYRUNC_TIMING" in os.environ:  # per-phase timing (pyrunc.timing), not imported when off
+        from pyrunc import timing
+        timing.begin("main")
     argv = sys.argv[1:]
     try:
         verb, g, options = parse(argv)
@@ -98,6 +101,9 @@ def main():
         sys.stderr.flush()
     except (OSError, ValueError):
         code = code or 1
+    if "PYRUNC_TIMING" in os.environ:
+        from pyrunc import timing
+        timing.end("main")
     os._exit(code)
 
 

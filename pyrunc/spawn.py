@@ -5,7 +5,7 @@ import os
 import select
 import time
 
-from pyrunc import init, protocol
+from pyrunc import init, protocol, timing
 from pyrunc.errors import PyruncError
 
 # The longest the parent waits for its child's next message (createContainer hooks, which the
@@ -38,10 +38,13 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
     try:
         _require_single_thread()
         parent_chan, child_chan = protocol.Channel.pair()
+        timing.begin("fork")
         stage1_pid = os.fork()
         if stage1_pid == 0:
+            timing.process("stage1")
             parent_chan.close()
             init.stage1(plan, child_chan)  # never returns
+        timing.end("fork")
         child_chan.close()
     finally:
         for _kind, fd in plan.join:  # stage1 has its copies: ours are closed, whatever happens
@@ -53,6 +56,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         protocol.checkpoint("forked")
         if after_fork is not None:
             after_fork()
+        timing.begin("wait-stage1")
         message, _ = _recv(parent_chan, stage1, "its namespaces")
         if message["type"] == protocol.USERNS_READY:
             write_id_maps(stage1_pid, uid_maps or [], gid_maps or [])
@@ -64,6 +68,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         if not _reap(stage1_pid, REAP_TIMEOUT):
             raise InitTimeout(f"stage1 (pid {stage1_pid}) did not exit after forking the init")
         stage1_pid = 0
+        timing.end("wait-stage1")
         child = _Peer(init_pid, "exec'd process" if plan.is_exec else "init",
                       plan.cgroup_paths)
         on_pid(init_pid)
@@ -84,6 +89,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         from pyrunc import hooks
         setup_timeout = INIT_TIMEOUT + hooks.total_timeout(plan.config, "createContainer") \
             if not plan.is_exec else INIT_TIMEOUT
+        timing.begin("wait-ready")
         while True:
             message, fds = _recv(parent_chan, child, "the end of its setup", setup_timeout)
             if message["type"] == protocol.PTY_MASTER:
@@ -93,8 +99,11 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                 parent_chan.send(protocol.HOOKS_DONE)
             elif message["type"] == protocol.READY:
                 break
+        timing.end("wait-ready")
         if plan.is_exec:
+            timing.begin("wait-exec")
             _wait_for_exec(parent_chan, child)
+            timing.end("wait-exec")
         return Spawned(init_pid, pty_master)
     except BaseException:
         for pid in (stage1_pid, init_pid):
