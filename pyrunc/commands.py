@@ -52,8 +52,9 @@ def cmd_start(g, o):
 
 
 def cmd_state(g, o):
-    from pyrunc.container import Container
-    state = Container.load(o["container_id"], _root(g)).oci_state()
+    # The state module alone (no lock, as runc takes none: state.json is replaced atomically),
+    # loaded once: engines poll `state` until a container stops.
+    state = state_mod.ContainerState(_root(g), o["container_id"]).load_existing().oci_state()
     sys.stdout.write(_indented(state) + "\n")
     return 0
 
@@ -130,8 +131,11 @@ def cmd_network_inspect(g, o):
 
 
 def cmd_exec(g, o):
+    from pyrunc import timing
+    timing.begin("load")
     from pyrunc.container import Container
     c = Container.load(o["container_id"], _root(g))
+    timing.end("load")
     process = exec_process(o, c.state)
     result = c.exec(process, o.get("console_socket"), o.get("detach", False), o.get("pid_file"),
                     int(o.get("preserve_fds") or 0))

@@ -36,10 +36,7 @@ class Container:
     @classmethod
     def load(cls, container_id, root=state_mod.DEFAULT_ROOT):
         c = cls(container_id, root)
-        if not os.path.isdir(c.state.dir):
-            from pyrunc.errors import ContainerNotFoundError
-            raise ContainerNotFoundError(container_id)
-        c.state.load()
+        c.state.load_existing()
         return c
 
     # -- create ----------------------------------------------------------------------------------
@@ -104,6 +101,7 @@ class Container:
         st.make()
         protocol.checkpoint("state-dir")
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
+        helper = []  # the pid of cgroups' start_first_migration, reaped after the join
         try:
             namespaces = config_mod.namespaces_of(config)
             cgroup_paths = cgroup.paths if cgroup else {}
@@ -152,6 +150,7 @@ class Container:
                     return
                 timing.begin("cgroups-make")
                 made_cgroups.extend(cgroup.create())
+                helper.append(cgroup.start_first_migration())  # before the writes below
                 protocol.checkpoint("cgroups-made")  # before the exact list is recorded
                 st.data["cgroups_created"] = made_cgroups
                 st.save()
@@ -196,6 +195,8 @@ class Container:
                 raise
             finally:
                 os.close(plan.fifo_fd)
+                if helper and helper[0]:
+                    spawn.reap(helper.pop())
             timing.end("spawn")
             protocol.checkpoint("ready")
             if spawned.pty_master is not None and console is not None:
@@ -391,52 +392,25 @@ class Container:
                                   reaper)
 
     def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper):
-        from pyrunc import config as config_mod, foreground
+        from pyrunc import foreground, timing
         st = self.state
+        timing.begin("checks")
         st.lock()
         try:
             st.load()
             status = st.status()
             if status not in (RUNNING, CREATED):
                 raise StateError(f"cannot exec in a container that is {status}")
-            config_mod.validate_process(process, "process")
-            _check_privileges(process)
-            if process.get("terminal") and detach and not console_socket:
-                raise ConfigError("process.terminal",
-                                  "cannot allocate a terminal when detached without --console-socket")
-            config = st.data.get("config", {})
-            from pyrunc import init, spawn
-            console = None
-            if console_socket:
-                from pyrunc import terminal
-                console = terminal.connect_console_socket(console_socket)
-            root_fd = -1
-            if "mount" not in config_mod.namespaces_of(config):
-                # No mount namespace: the init is only chrooted, and exec must be too (the
-                # namespaces joined below leave it in our root otherwise). Opened after the
-                # status check that pinned st.pid to the container's init.
-                root_fd = os.open(f"/proc/{st.pid}/root", os.O_PATH | os.O_DIRECTORY
-                                  | os.O_CLOEXEC)
+            timing.end("checks")
+            timing.begin("helper-fork")
+            helper = self._cgroup().start_first_migration()  # see there: while we set up
+            timing.end("helper-fork")
             try:
-                # spawn closes the namespace fds in every case, once they are open
-                plan = init.Plan(config=config, process=process, container_id=self.id,
-                                 root_fd=root_fd,
-                                 join=_open_namespaces(_container_namespaces(st.pid, config)),
-                                 preserve_fds=reserved_fds.count,
-                                 passed_fds=reserved_fds.passed,
-                                 extra_env=_listen_env(), is_exec=True,
-                                 cgroup_paths=st.data.get("cgroup_paths", {}))
-                spawned = spawn.spawn(plan, self._cgroup().join)
-                if spawned.pty_master is not None and console is not None:
-                    from pyrunc import terminal
-                    terminal.send_master(console, spawned.pty_master)
-                    os.close(spawned.pty_master)
-                    spawned.pty_master = None
+                spawned = self._exec_spawn(process, console_socket, detach, reserved_fds)
             finally:
-                if console is not None:
-                    console.close()
-                if root_fd >= 0:
-                    os.close(root_fd)
+                if helper:
+                    from pyrunc import spawn
+                    spawn.reap(helper)
             if pid_file:
                 try:
                     _write_pid_file(pid_file, spawned.pid)
@@ -448,6 +422,56 @@ class Container:
         if detach:
             return spawned.pid
         return foreground.wait_foreground(spawned.pid, spawned.pty_master, reaper)
+
+    def _exec_spawn(self, process, console_socket, detach, reserved_fds):
+        """Check process and start it in the locked, live container; returns spawn.Spawned."""
+        from pyrunc import timing
+        timing.begin("imports")
+        from pyrunc import config as config_mod, init, spawn
+        timing.end("imports")
+        st = self.state
+        timing.begin("process-checks")
+        config_mod.validate_process(process, "process")
+        _check_privileges(process)
+        timing.end("process-checks")
+        if process.get("terminal") and detach and not console_socket:
+            raise ConfigError("process.terminal",
+                              "cannot allocate a terminal when detached without --console-socket")
+        config = st.data.get("config", {})
+        console = None
+        if console_socket:
+            from pyrunc import terminal
+            console = terminal.connect_console_socket(console_socket)
+        root_fd = -1
+        try:
+            if "mount" not in config_mod.namespaces_of(config):
+                # No mount namespace: the init is only chrooted, and exec must be too (the
+                # namespaces joined below leave it in our root otherwise). Opened after the
+                # status check that pinned st.pid to the container's init.
+                root_fd = os.open(f"/proc/{st.pid}/root", os.O_PATH | os.O_DIRECTORY
+                                  | os.O_CLOEXEC)
+            # spawn closes the namespace fds in every case, once they are open
+            timing.begin("plan")
+            plan = init.Plan(config=config, process=process, container_id=self.id,
+                             root_fd=root_fd,
+                             join=_open_namespaces(_container_namespaces(st.pid, config)),
+                             preserve_fds=reserved_fds.count,
+                             passed_fds=reserved_fds.passed,
+                             extra_env=_listen_env(), is_exec=True,
+                             cgroup_paths=st.data.get("cgroup_paths", {}))
+            timing.end("plan")
+            spawned = spawn.spawn(plan, self._cgroup().join)
+            if spawned.pty_master is not None and console is not None:
+                from pyrunc import terminal
+                terminal.send_master(console, spawned.pty_master)
+                os.close(spawned.pty_master)
+                spawned.pty_master = None
+            return spawned
+        finally:
+            if console is not None:
+                console.close()
+            if root_fd >= 0:
+                os.close(root_fd)
 
     # -- kill / delete / state -------------------------------------------------------------------
 

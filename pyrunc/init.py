@@ -282,12 +282,13 @@ def _close_inherited_fds(plan, chan):
 
 def _import_child_modules(plan):
     """Import now what the children use later: after setns(mnt) or pivot_root, pyrunc's own
-    files are no longer in reach."""
-    from pyrunc import hooks, rootfs  # noqa: F401
+    files are no longer in reach. An exec'd process mounts nothing and runs no hooks."""
+    if not plan.is_exec:
+        from pyrunc import hooks, rootfs  # noqa: F401
+        if plan.config.get("hooks"):
+            import subprocess  # noqa: F401
     if plan.terminal:
         from pyrunc import terminal  # noqa: F401
-    if plan.config.get("hooks"):
-        import subprocess  # noqa: F401
 
 
 def _terminal(plan, chan):

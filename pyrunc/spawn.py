@@ -85,10 +85,11 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                 if _readable(parent_chan, 0.2):
                     _recv(parent_chan, child, "its report", 0.2)
                 raise
-        # The init's own hooks run between our messages: their timeouts add to the bound.
-        from pyrunc import hooks
-        setup_timeout = INIT_TIMEOUT + hooks.total_timeout(plan.config, "createContainer") \
-            if not plan.is_exec else INIT_TIMEOUT
+        setup_timeout = INIT_TIMEOUT
+        if not plan.is_exec:
+            # The init's own hooks run between our messages: their timeouts add to the bound.
+            from pyrunc import hooks
+            setup_timeout += hooks.total_timeout(plan.config, "createContainer")
         timing.begin("wait-ready")
         while True:
             message, fds = _recv(parent_chan, child, "the end of its setup", setup_timeout)
@@ -194,6 +195,11 @@ def _wait_for_exec(chan, peer):
     """After READY the process execs; the close-on-exec channel then reads EOF. An ERROR
     instead means the execve failed."""
     _recv(chan, peer, "its execve", eof_ok=True)
+
+
+def reap(pid):
+    """Reap a helper child of ours (cgroups' start_first_migration), bounded."""
+    _reap(pid, REAP_TIMEOUT)
 
 
 def _reap(pid, timeout):

@@ -167,6 +167,12 @@ class ContainerState:
 
     # -- state.json ----------------------------------------------------------------------------
 
+    def load_existing(self):
+        """load() a container that must exist: ContainerNotFoundError if it does not."""
+        if not os.path.isdir(self.dir):
+            raise ContainerNotFoundError(self.id)
+        return self.load()
+
     def load(self):
         try:
             with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
@@ -209,9 +215,11 @@ class ContainerState:
         paths = self.data.get("cgroup_paths")
         if not paths:
             return False
-        from pyrunc.cgroups.manager import ContainerCgroup
+        # The freezer module alone, not the cgroup manager: every command asks (~0.3 ms).
+        from pyrunc.cgroups import freezer
         try:
-            return ContainerCgroup(paths).frozen()
+            d = freezer.freezer_of(paths)
+            return d is not None and freezer.is_frozen(d)
         except OSError:
             return False
 
