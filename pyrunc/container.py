@@ -242,9 +242,8 @@ class Container:
             attach.detach(self.id, st.data["network"], ipam.Book.host(st.root))
         st.remove()
         if poststop:
-            from pyrunc import hooks
-            hooks.run_hooks(st.data.get("config", {}), "poststop",
-                            dict(st.oci_state(), status=STOPPED))
+            _run_hooks(st.data.get("config", {}), "poststop",
+                       lambda: dict(st.oci_state(), status=STOPPED))
         if left is not None:
             if strict:
                 raise left
@@ -264,11 +263,10 @@ class Container:
                                  if status != STOPPED else
                                  "cannot start a container that has stopped")
             self._release_fifo()
-            from pyrunc import hooks
             # Lifecycle step 9 follows the exec (step 8): "running", with its pid, even when a
             # short process has already exited by the time the hooks read it.
-            hooks.run_hooks(st.data.get("config", {}), "poststart",
-                            dict(st.oci_state(), status=RUNNING, pid=st.data.get("pid", 0)))
+            _run_hooks(st.data.get("config", {}), "poststart",
+                       lambda: dict(st.oci_state(), status=RUNNING, pid=st.data.get("pid", 0)))
         finally:
             st.unlock()
 
@@ -277,13 +275,14 @@ class Container:
         writes "1" and execs, which closes its end: end-of-file after "01" means the
         container's process runs. Bounded: an init that is stopped or frozen cannot answer,
         and start says so rather than wait for it."""
-        from pyrunc import hooks
         st = self.state
         why = self._init_stuck()
         if why:
             raise StateError(f"cannot start the container: {why}")
-        timeout = START_TIMEOUT + hooks.total_timeout(st.data.get("config", {}),
-                                                      "startContainer")
+        timeout = START_TIMEOUT
+        if st.data.get("config", {}).get("hooks"):
+            from pyrunc import hooks
+            timeout += hooks.total_timeout(st.data["config"], "startContainer")
         deadline = time.monotonic() + timeout
         fd = os.open(st.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         pidfd = _pidfd(st.pid)
@@ -643,6 +642,15 @@ class Container:
     def oci_state(self):
         self.state.load()
         return self.state.oci_state()
+
+
+def _run_hooks(config, kind, state_of):
+    """hooks.run_hooks(config, kind, state_of()) when config has hooks of that kind: without,
+    neither pyrunc.hooks nor the state (a look at /proc and the freezer) is needed, and start
+    and delete are the commands engines run for every container."""
+    if (config.get("hooks") or {}).get(kind):
+        from pyrunc import hooks
+        hooks.run_hooks(config, kind, state_of())
 
 
 def _is_hook_failure(exc):

@@ -24,14 +24,28 @@ PARENT_MARKS = "/run/pyrunc-cgroups"
 NEUTRAL_V1 = {"cpuacct", "freezer", "perf_event", "net_cls", "net_prio"}
 
 
-def _controllers():
-    """(module, v1 subsystem, v2 controller) in the order their files are written: cpuset
-    first (a v1 cpuset takes no task without cpus and mems), memory before the rest."""
-    from pyrunc.cgroups import blkio, cpu, cpuset, hugetlb, memory, network, pids, rdma
-    return ((cpuset, "cpuset", "cpuset"), (memory, "memory", "memory"), (cpu, "cpu", "cpu"),
-            (pids, "pids", "pids"), (blkio, "blkio", "io"), (hugetlb, "hugetlb", "hugetlb"),
-            (network.NetCls, "net_cls", None), (network.NetPrio, "net_prio", None),
-            (rdma, "rdma", "rdma"))
+# (module, v1 subsystem, v2 controller, the member of linux.resources it reads) in the order
+# their files are written: cpuset first (a v1 cpuset takes no task without cpus and mems),
+# memory before the rest.
+_CONTROLLERS = (("cpuset", "cpuset", "cpuset", "cpu"), ("memory", "memory", "memory", "memory"),
+                ("cpu", "cpu", "cpu", "cpu"), ("pids", "pids", "pids", "pids"),
+                ("blkio", "blkio", "io", "blockIO"),
+                ("hugetlb", "hugetlb", "hugetlb", "hugepageLimits"),
+                ("network.NetCls", "net_cls", None, "network"),
+                ("network.NetPrio", "net_prio", None, "network"), ("rdma", "rdma", "rdma", "rdma"))
+
+
+def _controllers(resources):
+    """(module, v1 subsystem, v2 controller) of the controllers resources has a member for:
+    one without would write nothing (values.section reads a missing member as empty), and is
+    not even imported (most configs set two or three; create checks and applies them)."""
+    out = []
+    for name, v1_name, v2_name, member in _CONTROLLERS:
+        if resources.get(member) is not None:
+            module_name, _, attribute = name.partition(".")
+            module = __import__("pyrunc.cgroups." + module_name, fromlist=["writes"])
+            out.append((getattr(module, attribute) if attribute else module, v1_name, v2_name))
+    return out
 
 
 class ContainerCgroup:
@@ -87,10 +101,9 @@ class ContainerCgroup:
 
     def _writes(self, resources, planned, updating=False):
         """[(dir, file, value, field)] for every field of resources; checks every value."""
-        from pyrunc.cgroups import unified
         available = self.v2_available()
         out = []
-        for module, v1_name, v2_name in _controllers():
+        for module, v1_name, v2_name in _controllers(resources):
             d = self.locate(v1_name, v2_name, available)
             if d is None:
                 probe = PlannedDir(2 if self.pure_v2 else 1)
@@ -103,10 +116,12 @@ class ContainerCgroup:
                 d = PlannedDir(d.version)
             out += [(d, name, value, field)
                     for name, value, field in module.writes(resources, d, updating)]
-        v2_dir = PlannedDir(2) if planned else CgroupDir(self.unified, 2)
-        out += [(v2_dir, name, value, field)
-                for name, value, field in unified.writes(resources, available,
-                                                         self.unified is not None)]
+        if resources.get("unified") is not None:
+            from pyrunc.cgroups import unified
+            v2_dir = PlannedDir(2) if planned else CgroupDir(self.unified, 2)
+            out += [(v2_dir, name, value, field)
+                    for name, value, field in unified.writes(resources, available,
+                                                             self.unified is not None)]
         return out
 
     def check(self, resources, linux_devices=()):
