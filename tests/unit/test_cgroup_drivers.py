@@ -368,3 +368,18 @@ def test_first_migration_goes_to_a_neutral_hierarchy_only(tmp_path):
     # nothing neutral (pure v2, or only limiting controllers): no helper at all
     assert ContainerCgroup({"": dirs["memory"]}).start_first_migration() is None
     assert ContainerCgroup({"pids": dirs["pids"]}).start_first_migration() is None
+
+
+def test_pids_and_removal_order_see_child_cgroups(tmp_path):
+    """A cgroup without children is not listed (one stat: a directory's link count is 2 plus
+    its subdirectories, on cgroupfs as on tmpfs and ext4); one with children is walked."""
+    from pyrunc.cgroups import manager
+    leaf = fake_cgroup(tmp_path, "pids/c", 1, {"cgroup.procs": "10\n11\n"})
+    assert manager._subtree(leaf.path) == [leaf.path]
+    fake_cgroup(tmp_path, "pids/c/inner", 1, {"cgroup.procs": "12\n"})
+    fake_cgroup(tmp_path, "pids/c/inner/deeper", 1, {"cgroup.procs": "13\n"})
+    assert ContainerCgroup({"pids": leaf.path}).pids() == [10, 11, 12, 13]
+    assert manager._children_first(leaf.path) == [
+        leaf.path + "/inner/deeper", leaf.path + "/inner", leaf.path]
+    assert manager._subtree(str(tmp_path / "missing")) == []
+    assert ContainerCgroup({"pids": str(tmp_path / "missing")}).pids() == []
