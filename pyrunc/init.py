@@ -6,7 +6,6 @@ joined. Nothing here returns to the caller: each process ends in execve or os._e
 import os
 
 from pyrunc import native, process_setup, protocol, timing
-from pyrunc.seccomp import Listener as SeccompListener, uses_notify as seccomp_uses_notify
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
@@ -56,9 +55,11 @@ def stage1(plan, chan):
             _make_undumpable()
         process_setup.remember_runtime_binary()
         seccomp = plan.config.get("linux", {}).get("seccomp") or {}
-        if seccomp.get("listenerPath") and seccomp_uses_notify(seccomp):
-            ctx["step"] = "connecting to the seccomp listener"
-            plan.listener = SeccompListener(seccomp)  # while its path is still reachable
+        if seccomp.get("listenerPath"):
+            from pyrunc import seccomp as seccomp_mod
+            if seccomp_mod.uses_notify(seccomp):
+                ctx["step"] = "connecting to the seccomp listener"
+                plan.listener = seccomp_mod.Listener(seccomp)  # while its path is reachable
         ctx["step"] = "joining namespaces"
         timing.begin("namespaces")
         for kind, fd in plan.join:
@@ -281,14 +282,23 @@ def _close_inherited_fds(plan, chan):
 
 
 def _import_child_modules(plan):
-    """Import now what the children use later: after setns(mnt) or pivot_root, pyrunc's own
-    files are no longer in reach. An exec'd process mounts nothing and runs no hooks."""
+    """Import now what the children use later, and only that: after setns(mnt) or pivot_root,
+    pyrunc's own files are no longer in reach. An exec'd process mounts nothing and runs no
+    hooks; seccomp, the LSM labels and the scheduling calls are for the configs that ask."""
     if not plan.is_exec:
         from pyrunc import hooks, rootfs  # noqa: F401
         if plan.config.get("hooks"):
             import subprocess  # noqa: F401
     if plan.terminal:
         from pyrunc import terminal  # noqa: F401
+    linux = plan.config.get("linux", {})
+    if linux.get("seccomp"):
+        from pyrunc import seccomp  # noqa: F401
+    if plan.process.get("apparmorProfile") or plan.process.get("selinuxLabel"):
+        from pyrunc import lsm  # noqa: F401
+    if (plan.process.get("ioPriority") or plan.process.get("scheduler")
+            or linux.get("personality")):
+        from pyrunc import scheduling  # noqa: F401
 
 
 def _terminal(plan, chan):
