@@ -484,7 +484,9 @@ class Container:
         st.lock()
         try:
             st.load()
-            status = st.status()
+            # A paused container is signalled as a running one (the signal waits for the
+            # thaw): whether it is frozen does not matter here, and is not looked up.
+            status = st.status(paused=False)
             if status in (STOPPED, CREATING) and not all_processes:
                 raise StateError("container not running")
             signalled = ()

@@ -197,15 +197,17 @@ class ContainerState:
     def pid(self):
         return self.data.get("pid", 0)
 
-    def status(self):
-        """The live status: read from the process, never trusted from the file alone."""
+    def status(self, paused=True):
+        """The live status: read from the process, never trusted from the file alone.
+        paused=False leaves out the freezer's look (a paused container then reads as running
+        or created), for a caller to which it makes no difference: kill."""
         if not self.data.get("pid"):
             return CREATING if not self.data.get("stopped") else STOPPED
         if not process_matches(self.data["pid"], self.data.get("pid_start")):
             return STOPPED
         # Frozen first: a created container can be paused too, and must then read as paused
         # (resume takes only a paused one; start refuses it rather than wait for its init).
-        if self._frozen():
+        if paused and self._frozen():
             return PAUSED
         if os.path.exists(self.fifo_path):
             return CREATED
