@@ -538,6 +538,17 @@ def test_exec_user_without_gid_keeps_the_configs_gid(runtime, make_bundle):
     assert result.stdout.splitlines() == ["1000", "100"]
 
 
+def test_exec_no_new_privs_and_user(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"], edit=lambda c: c["process"].update(
+        noNewPrivileges=False))
+    runtime("run", "-d", "-b", bundle, "ns-execnnp", check=True)
+    plain = runtime("exec", "ns-execnnp", "grep", "NoNewPrivs", "/proc/self/status", check=True)
+    assert plain.stdout.split()[-1] == "0"
+    nnp = runtime("exec", "--no-new-privs", "--user", "1000:1000", "ns-execnnp", "sh", "-c",
+                  "grep NoNewPrivs /proc/self/status; id -u; id -g", check=True)
+    assert nnp.stdout.split()[-3:] == ["1", "1000", "1000"]
+
+
 def test_exec_without_tty_has_no_terminal(runtime, make_bundle):
     create_running(runtime, make_bundle, "lc-exec-notty")
     result = runtime("exec", "lc-exec-notty", "sh", "-c", "test -t 0 || echo no-tty")
