@@ -1,4 +1,4 @@
-"""Helpers of test_features.py, test_namespace_features.py and test_rootfs.py: containers run
+"""Helpers of the process, namespace, rootfs, hook and CLI tests: containers run
 detached with their output in a file, views of /proc from outside, host mounts made for a test
 and removed after it."""
 import contextlib

@@ -559,13 +559,6 @@ def test_memory_limit_too_low_for_setup_is_named(runtime, make_bundle):
     assert runtime.ids() == [] and not cgroup_dirs(name)
 
 
-def test_systemd_cgroup_is_a_clear_error(runtime, make_bundle):
-    result = runtime("create", "-b", make_bundle(["true"]), cid("sd"),
-                     global_args=("--systemd-cgroup",))
-    assert result.returncode == 1 and "--systemd-cgroup" in result.stderr
-    assert runtime.ids() == []
-
-
 def test_update_changes_device_rules_of_a_running_container(runtime, make_bundle):
     devices = [{"path": "/dev/fakefuse", "type": "c", "major": 10, "minor": 229,
                 "fileMode": 0o666}]
