@@ -5,7 +5,8 @@ import os
 import uuid
 
 from conftest import PYRUNC, run_bounded
-from featutil import assert_nothing_left, cid, marked_env
+from featutil import cid, marked_env
+from leftovers import assert_nothing_left
 
 
 def test_spec_writes_a_runnable_config(runtime, tmp_path, busybox_rootfs):
@@ -53,7 +54,7 @@ def test_systemd_cgroup_is_refused_cleanly(runtime, make_bundle):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--systemd-cgroup" in lines[0], result.stderr
-    assert_nothing_left(runtime, container, marker)
+    assert_nothing_left(runtime, container, markers=marker)
 
 
 def test_version_and_help(runtime):

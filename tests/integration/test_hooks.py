@@ -4,7 +4,8 @@ import subprocess
 import uuid
 
 from conftest import wait_until
-from featutil import PYTHON_HOST, assert_nothing_left, cid, marked_env
+from featutil import PYTHON_HOST, cid, marked_env
+from leftovers import assert_nothing_left
 
 HOOK = """#!/bin/sh
 state=$(cat)
@@ -189,7 +190,7 @@ def test_failing_create_runtime_hook_fails_create(runtime, make_bundle, tmp_path
     assert "hooks.createRuntime[0]" in result.stderr
     assert "hook-said-no" in result.stderr
     assert "Traceback" not in result.stderr
-    assert_nothing_left(runtime, container, marker)
+    assert_nothing_left(runtime, container, markers=marker)
     assert [e[:2] for e in read_hook_log(log)][0] == ["prestart", "created"]
 
 

@@ -7,7 +7,8 @@ import subprocess
 import tempfile
 import uuid
 
-from featutil import assert_nothing_left, cid, marked_env, run_detached, script, status_field
+from featutil import cid, marked_env, run_detached, script, status_field
+from leftovers import assert_nothing_left
 
 
 # -- the process -----------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def test_negative_oom_score_adj(runtime, make_bundle):
         assert result.returncode == 1
         assert "oomScoreAdj" in result.stderr
         assert "Traceback" not in result.stderr
-    assert_nothing_left(runtime, container, marker)
+    assert_nothing_left(runtime, container, markers=marker)
 
 
 def test_args_resolved_on_the_containers_path(runtime, make_bundle):
@@ -119,7 +120,7 @@ def test_missing_executable_fails_at_create(runtime, make_bundle):
     assert "executable file not found" in result.stderr
     assert "no-such-program-ft" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert_nothing_left(runtime, container, marker)
+    assert_nothing_left(runtime, container, markers=marker)
 
 
 # -- file descriptors ------------------------------------------------------------------------------
