@@ -128,8 +128,19 @@ def list_(ctx, **options):
 @click.option("-e", "--env", multiple=True, help="NAME=VALUE to add (repeatable).")
 @click.option("-u", "--user", default=None, help="UID[:GID] to run as.")
 @click.option("--preserve-fds", type=int, default=0, help="Pass this many extra fds.")
-@click.option("-c", "--cap", multiple=True, help="Add a capability (repeatable).")
+@click.option("-g", "--additional-gids", multiple=True,
+              help="Add a supplementary group id (repeatable).")
+@click.option("-c", "--cap", multiple=True,
+              help="Add a capability to the process's sets (repeatable).")
 @click.option("--no-new-privs", is_flag=True, help="Set no_new_privs.")
+@click.option("--process-label", default=None,
+              help="SELinux label of the process (refused where SELinux is not enabled).")
+@click.option("--apparmor", default=None,
+              help="AppArmor profile of the process (refused where AppArmor is not enabled).")
+@click.option("--ignore-paused", is_flag=True,
+              help="Exec in a paused container too: the process waits for `resume`.")
+@click.option("--cgroup", multiple=True,
+              help="Join a sub-cgroup: SUB, or on cgroup v1 CTRL[,CTRL]:SUB (repeatable).")
 @click.pass_context
 def exec_(ctx, **options):
     """Run a new process inside a running container."""

@@ -6,7 +6,7 @@ known properties pyrunc does not implement yet are refused, never silently dropp
 """
 import os
 
-from pyrunc import jsonio, names
+from pyrunc import jsonio, lsm, names
 from pyrunc.errors import ConfigError
 
 PROPAGATIONS = ("shared", "slave", "private", "unbindable",
@@ -220,10 +220,10 @@ def validate_process(process, field):
     if oom is not None and not -1000 <= oom <= 1000:
         raise ConfigError(f"{field}.oomScoreAdj", "must be between -1000 and 1000")
     if _get(process, "apparmorProfile", str, f"{field}.apparmorProfile"):
-        if not os.path.exists("/sys/kernel/security/apparmor"):
+        if not lsm.apparmor_enabled():
             raise ConfigError(f"{field}.apparmorProfile", "AppArmor is not enabled on this host")
     if _get(process, "selinuxLabel", str, f"{field}.selinuxLabel"):
-        if not os.path.exists("/sys/fs/selinux/enforce"):
+        if not lsm.selinux_enabled():
             raise ConfigError(f"{field}.selinuxLabel", "SELinux is not enabled on this host")
     from pyrunc import scheduling
     if process.get("ioPriority") is not None:
@@ -340,7 +340,7 @@ def _validate_linux(linux, namespaces, config_field_values=None):
     if propagation and propagation not in PROPAGATIONS:
         raise ConfigError("linux.rootfsPropagation", f"unknown propagation {propagation!r}")
     if _get(linux, "mountLabel", str, "linux.mountLabel"):
-        if not os.path.exists("/sys/fs/selinux/enforce"):
+        if not lsm.selinux_enabled():
             raise ConfigError("linux.mountLabel", "SELinux is not enabled on this host")
     offsets = _get(linux, "timeOffsets", dict, "linux.timeOffsets", {})
     if offsets and ("time" not in namespaces or namespaces["time"]):

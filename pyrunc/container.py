@@ -358,26 +358,35 @@ class Container:
 
     # -- exec ------------------------------------------------------------------------------------
 
-    def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0):
+    def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0,
+             cgroup=(), ignore_paused=False):
         """Run process (a config.json process object) inside the running container. Returns
-        the exit status (foreground) or the pid (detach)."""
+        the exit status (foreground) or the pid (detach). cgroup: `exec --cgroup` values (a
+        sub-cgroup to join, see cgroups.layout.exec_paths); ignore_paused: exec into a paused
+        container too, the process then waiting for `resume` (as runc's --ignore-paused)."""
         with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:  # see fds.py
             if detach:
-                return self._exec(process, console_socket, True, pid_file, reserved_fds, None)
+                return self._exec(process, console_socket, True, pid_file, reserved_fds, None,
+                                  cgroup, ignore_paused)
             from pyrunc import foreground
             with foreground.Subreaper() as reaper:
                 return self._exec(process, console_socket, False, pid_file, reserved_fds,
-                                  reaper)
+                                  reaper, cgroup, ignore_paused)
 
-    def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper):
+    def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper, cgroup,
+              ignore_paused):
         from pyrunc import config as config_mod, foreground
         st = self.state
         st.lock()
         try:
             st.load()
             status = st.status()
-            if status not in (RUNNING, CREATED):
+            if status == PAUSED and not ignore_paused:
+                raise StateError("cannot exec in a paused container (--ignore-paused execs "
+                                 "anyway: the process then waits for `resume`)")
+            if status not in (RUNNING, CREATED, PAUSED):
                 raise StateError(f"cannot exec in a container that is {status}")
+            joined = self._exec_cgroup(cgroup)
             config_mod.validate_process(process, "process")
             _check_privileges(process)
             if process.get("terminal") and detach and not console_socket:
@@ -404,8 +413,13 @@ class Container:
                                  preserve_fds=reserved_fds.count,
                                  passed_fds=reserved_fds.passed,
                                  extra_env=_listen_env(), is_exec=True,
-                                 cgroup_paths=st.data.get("cgroup_paths", {}))
-                spawned = spawn.spawn(plan, self._cgroup().join)
+                                 cgroup_paths=st.data.get("cgroup_paths", {}),
+                                 frozen_ok=ignore_paused)
+                if status == PAUSED:
+                    # The process will wait in the frozen cgroup for `resume`, which takes the
+                    # lock: ours goes now (the namespaces are open, the pid is pinned).
+                    st.unlock()
+                spawned = spawn.spawn(plan, joined.join)
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
                     terminal.send_master(console, spawned.pty_master)
@@ -427,6 +441,25 @@ class Container:
         if detach:
             return spawned.pid
         return foreground.wait_foreground(spawned.pid, spawned.pty_master, reaper)
+
+    def _exec_cgroup(self, requests):
+        """The cgroups an exec'd process joins: the container's own, or the sub-cgroups that
+        `exec --cgroup` names, which must exist (runc: an error otherwise)."""
+        from pyrunc.cgroups import ContainerCgroup, layout
+        from pyrunc.errors import UsageError
+        own = self.state.data.get("cgroup_paths", {})
+        if not requests:
+            return ContainerCgroup(own)
+        if not own:
+            raise UsageError("--cgroup: the container has no cgroups (rootless)")
+        try:
+            paths = layout.exec_paths(own, requests)
+        except ValueError as e:
+            raise UsageError(f"--cgroup {e}") from None
+        for path in paths.values():
+            if not os.path.isdir(path):
+                raise UsageError(f"--cgroup: {path} does not exist")
+        return ContainerCgroup(paths)
 
     # -- kill / delete / state -------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 build implements and what this host offers."""
 import os
 
-from pyrunc import config, mountopts, names, seccomp
+from pyrunc import config, lsm, mountopts, names, seccomp
 from pyrunc.config import HOOK_KINDS
 
 
@@ -32,8 +32,8 @@ def features():
                 "knownFlags": sorted(seccomp.FLAG_ATTRS),
                 "supportedFlags": sorted(seccomp.FLAG_ATTRS),
             },
-            "apparmor": {"enabled": os.path.exists("/sys/kernel/security/apparmor")},
-            "selinux": {"enabled": os.path.exists("/sys/fs/selinux/enforce")},
+            "apparmor": {"enabled": lsm.apparmor_enabled()},
+            "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
         },
