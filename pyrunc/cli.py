@@ -66,6 +66,10 @@ def create(ctx, **options):
 @click.argument("container_id")
 @_create_options
 @click.option("-d", "--detach", is_flag=True, help="Return after starting the container.")
+@click.option("--keep", is_flag=True,
+              help="Keep the stopped container (state, cgroups) for `state` and `delete`.")
+@click.option("--no-subreaper", is_flag=True,
+              help="Do not reap the processes the container leaves reparented.")
 @click.pass_context
 def run(ctx, **options):
     """Create and start a container; wait for it unless --detach."""

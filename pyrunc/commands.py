@@ -43,7 +43,8 @@ def cmd_run(g, o):
     return Container.run(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
                          o.get("pid_file"), o.get("no_pivot", False),
                          o.get("no_new_keyring", False), int(o.get("preserve_fds") or 0),
-                         o.get("detach", False), state_mod.is_rootless(g.get("rootless")))
+                         o.get("detach", False), state_mod.is_rootless(g.get("rootless")),
+                         keep=o.get("keep", False), no_subreaper=o.get("no_subreaper", False))
 
 
 def cmd_start(g, o):

@@ -324,9 +324,11 @@ class Container:
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
             pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False,
-            rootless=None):
+            rootless=None, keep=False, no_subreaper=False):
         """create + start. In the foreground, wait for the container's process, forward
-        signals to it, remove the container and return its exit status."""
+        signals to it, remove the container (unless keep: it stays, stopped, for `state` and
+        `delete`) and return its exit status. no_subreaper: pyrunc stays the subreaper only
+        until the container's process is its child, and reaps none of what it leaves."""
         c = cls(container_id, root)
         if detach:  # _create refuses a terminal without a console socket here
             c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
@@ -337,11 +339,14 @@ class Container:
         with foreground.Subreaper() as reaper:
             spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
                                 preserve_fds, foreground=True, rootless=rootless)
+            if no_subreaper:
+                reaper.stop()
             try:
                 c.start()
                 return foreground.wait_foreground(spawned.pid, spawned.pty_master, reaper)
             finally:
-                c._delete_after_run()
+                if not keep:
+                    c._delete_after_run()
 
     def _delete_after_run(self):
         st = self.state
