@@ -187,7 +187,8 @@ def spec(ctx, **options):
 @click.option("--cpu-idle", default=None, help="1: SCHED_IDLE for the cgroup.")
 @click.option("--cpuset-cpus", default=None, help="CPUs to use (0-3, 0,1).")
 @click.option("--cpuset-mems", default=None, help="Memory nodes to use.")
-@click.option("--pids-limit", default=None, help="Maximum number of pids (-1: none).")
+@click.option("--pids-limit", default=None,
+              help="Maximum number of pids (0: no fork at all; -1: none).")
 @click.option("--blkio-weight", default=None, help="Block I/O weight (10 to 1000).")
 @click.pass_context
 def update(ctx, **options):

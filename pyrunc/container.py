@@ -644,13 +644,18 @@ def _is_hook_failure(exc):
     return isinstance(exc, HookError) or (isinstance(exc, InitError) and "hooks" in exc.step)
 
 
-def _merged(old, new):
+# The fields whose 0 is a value, not runc's "unset" (runtime-spec 1.3: pids.limit 0 is a limit).
+_ZERO_IS_A_VALUE = {("pids", "limit")}
+
+
+def _merged(old, new, path=()):
     """new over old, dict by dict; None and 0 (runc's "unset") leave the old value."""
     out = dict(old)
     for key, value in new.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        elif value is not None and value != 0 and value != []:
+            out[key] = _merged(out[key], value, path + (key,))
+        elif value is not None and value != [] and (
+                value != 0 or path + (key,) in _ZERO_IS_A_VALUE):
             out[key] = value
     return out
 
@@ -875,11 +880,15 @@ def _listen_env():
 
 
 def _signal_all(cgroup, sig):
-    """Signal every process in the container's cgroups; returns the pids signalled. Frozen
+    """Signal every process in the container's cgroups; returns the pids signalled. A SIGKILL
+    on cgroup v2 goes through cgroup.kill (ContainerCgroup.kill_all). Otherwise frozen
     meanwhile, when a freezer is at hand, so that nothing forks past the signal; a paused
     container is thawed after a SIGKILL (a frozen task cannot die)."""
-    if not cgroup.pids():
+    pids = cgroup.pids()
+    if not pids:
         return set()
+    if cgroup.kill_all(sig):  # v2: the kernel kills the whole subtree, no freezer needed
+        return set(pids)
     was_frozen = cgroup.frozen()
     try:
         if not was_frozen:
