@@ -264,6 +264,8 @@ def _import_child_modules(plan):
         from pyrunc import terminal  # noqa: F401
     if plan.config.get("hooks"):
         import subprocess  # noqa: F401
+    if plan.config.get("linux", {}).get("memoryPolicy"):
+        from pyrunc import mempolicy  # noqa: F401
 
 
 def _terminal(plan, chan):
