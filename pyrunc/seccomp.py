@@ -50,13 +50,14 @@ def validate_seccomp(seccomp):
         raise ConfigError(f"{field}.listenerMetadata", "must be a string")
     if uses_notify(seccomp) and not listener:
         raise ConfigError(f"{field}.listenerPath", "SCMP_ACT_NOTIFY needs a listener socket")
-    supported = supported_flags()
     for flag in seccomp.get("flags") or []:
-        if flag in LATER_FLAG_ATTRS and flag not in supported:
+        if flag in FLAG_ATTRS:
+            continue
+        if flag not in LATER_FLAG_ATTRS:
+            raise ConfigError(f"{field}.flags", f"unknown or unsupported flag {flag!r}")
+        if flag not in supported_flags():
             raise ConfigError(f"{field}.flags", f"{flag}: this host's libseccomp cannot set it "
                               "(it needs libseccomp 2.6's SCMP_FLTATR_CTL_WAITKILL)")
-        if flag not in supported:
-            raise ConfigError(f"{field}.flags", f"unknown or unsupported flag {flag!r}")
     for i, arch in enumerate(seccomp.get("architectures") or []):
         if not isinstance(arch, str) or not arch.startswith("SCMP_ARCH_") or \
                 arch[len("SCMP_ARCH_"):].lower() not in ARCHS:
@@ -125,7 +126,7 @@ def load(seccomp, listener=None):
         for arch in seccomp.get("architectures") or []:
             flt.add_arch(arch[len("SCMP_ARCH_"):].lower())
         for flag in seccomp.get("flags") or []:
-            flt.set_attr(supported_flags()[flag], 1)
+            flt.set_attr(FLAG_ATTRS.get(flag) or supported_flags()[flag], 1)
         for rule in seccomp.get("syscalls") or []:
             action = _action(rule["action"], rule.get("errnoRet"), "action")
             if action == default:
