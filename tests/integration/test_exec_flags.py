@@ -9,9 +9,10 @@ import tempfile
 
 import pytest
 
+import cgutil
 from conftest import cgroup_dirs, wait_bounded, wait_until
 from leftovers import Leftovers
-from pyrunc.cgroups.layout import UNIFIED, hierarchies
+from pyrunc.cgroups.layout import hierarchies
 
 SLEEP = ("sleep", "1000")
 
@@ -126,17 +127,11 @@ def proc_cgroups(pid):
     return found
 
 
-@pytest.mark.skipif(all(h.key == UNIFIED for h in hierarchies()),
-                    reason="a pure v2 host: the v1 per-controller form is refused there (the "
-                    "v2 guest runs test_exec_cgroup_on_v2)")
 def test_exec_cgroup_joins_a_sub_cgroup(runtime, make_bundle, tmp_path):
     cid = "ex-cgsub"
     run_detached(runtime, make_bundle, cid)
     for d in cgroup_dirs(cid):  # the container's owner makes its sub-cgroups
         make_sub_cgroup(d, "sub")
-    memory_key = _v1_key("memory")
-    memory_dir = next(d for d in cgroup_dirs(cid) if "/memory/" in d or d.endswith("/memory"))
-    make_sub_cgroup(memory_dir, "msub")
 
     # SUB: the sub-cgroup in every hierarchy, seen from outside...
     pid = detached_exec(runtime, tmp_path, cid, "--cgroup", "sub", SLEEP)
@@ -149,17 +144,11 @@ def test_exec_cgroup_joins_a_sub_cgroup(runtime, make_bundle, tmp_path):
     inside = runtime("exec", "--cgroup", "/sub/", cid, "cat", "/proc/self/cgroup", check=True)
     assert {line.split(":", 2)[2] for line in inside.stdout.splitlines()} == {"/sub"}
 
-    # CTRL:SUB on v1: that controller's hierarchy only; the others stay at the container's.
-    pid = detached_exec(runtime, tmp_path, cid, "--cgroup", "memory:msub", SLEEP)
-    seen = proc_cgroups(pid)
-    assert seen[memory_key].endswith(f"/{cid}/msub"), seen
-    assert all(path.endswith(f"/{cid}") for key, path in seen.items() if key != memory_key), seen
-    # both forms together: memory in msub, the rest in sub
-    pid = detached_exec(runtime, tmp_path, cid, "--cgroup", "sub", "--cgroup", "memory:msub",
-                        SLEEP)
-    seen = proc_cgroups(pid)
-    assert seen[memory_key].endswith(f"/{cid}/msub")
-    assert all(path.endswith(f"/{cid}/sub") for key, path in seen.items() if key != memory_key)
+    if cgutil.is_v2("memory"):  # the v2 guest: a controller cannot be named (runc: v1 only)
+        exec_failed(runtime("exec", "--cgroup", "memory:sub", cid, "true"), "--cgroup",
+                    "only be named on cgroup v1")
+    else:
+        _per_controller(runtime, tmp_path, cid)
 
     before = container_pids(cid)
     exec_failed(runtime("exec", "--cgroup", "nosuch", cid, "true"), "--cgroup", "nosuch",
@@ -170,6 +159,23 @@ def test_exec_cgroup_joins_a_sub_cgroup(runtime, make_bundle, tmp_path):
     # delete removes the sub-cgroups with the container's own (the runtime fixture checks)
     runtime("delete", "--force", cid, check=True)
     assert not cgroup_dirs(cid)
+
+
+def _per_controller(runtime, tmp_path, cid):
+    """CTRL:SUB on v1: that controller's hierarchy only; the others stay at the container's."""
+    memory_key = _v1_key("memory")
+    memory_dir = next(d for d in cgroup_dirs(cid) if "/memory/" in d or d.endswith("/memory"))
+    make_sub_cgroup(memory_dir, "msub")
+    pid = detached_exec(runtime, tmp_path, cid, "--cgroup", "memory:msub", SLEEP)
+    seen = proc_cgroups(pid)
+    assert seen[memory_key].endswith(f"/{cid}/msub"), seen
+    assert all(path.endswith(f"/{cid}") for key, path in seen.items() if key != memory_key), seen
+    # both forms together: memory in msub, the rest in sub
+    pid = detached_exec(runtime, tmp_path, cid, "--cgroup", "sub", "--cgroup", "memory:msub",
+                        SLEEP)
+    seen = proc_cgroups(pid)
+    assert seen[memory_key].endswith(f"/{cid}/msub")
+    assert all(path.endswith(f"/{cid}/sub") for key, path in seen.items() if key != memory_key)
 
 
 # -- --additional-gids, --cap ----------------------------------------------------------------------
