@@ -8,8 +8,7 @@ import os
 import subprocess
 
 import cgutil
-from conftest import env_with
-from leftovers import Leftovers
+from test_bad_input import fails_cleanly
 
 ID_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
@@ -21,20 +20,13 @@ def started(runtime, make_bundle, name, args=("sleep", "1000"), edit=None):
 
 
 def refused_cleanly(runtime, make_bundle, marker, name, edit, *named):
-    """create fails in one line naming each of `named`, exit 1, nothing left."""
+    """create fails in one line naming each of `named`, exit 1, nothing left (the bad-input
+    check of test_bad_input)."""
     def marked(config):
         config["process"]["env"].append(marker)
         edit(config)
     bundle = make_bundle(edit=marked, name=f"bundle-{name}")
-    snap = Leftovers(runtime, name, markers=marker, mentions=(bundle,))
-    result = runtime("create", "-b", bundle, name, env=env_with(marker))
-    assert result.returncode == 1, (result.returncode, result.stderr)
-    err = result.stderr.strip()
-    assert err and "\n" not in err and "Traceback" not in result.stderr, result.stderr
-    for text in named:
-        assert text in err, (text, err)
-    snap.check()
-    return err
+    return fails_cleanly(runtime, marker, "create", bundle, name, *named)
 
 
 def pids_max(pid):
