@@ -36,6 +36,11 @@ _EXEC = {
     "--preserve-fds": ("preserve_fds", True, False),
     "-c": ("cap", True, True), "--cap": ("cap", True, True),
     "--no-new-privs": ("no_new_privs", False, False),
+    "-g": ("additional_gids", True, True), "--additional-gids": ("additional_gids", True, True),
+    "--process-label": ("process_label", True, False),
+    "--apparmor": ("apparmor", True, False),
+    "--ignore-paused": ("ignore_paused", False, False),
+    "--cgroup": ("cgroup", True, True),
 }
 
 _FORMAT = {"-f": ("format", True, False), "--format": ("format", True, False)}
@@ -55,7 +60,9 @@ for _dest in ("memory", "memory_swap", "memory_reservation", "kernel_memory",
 # option left out, where that is not a false value.
 COMMANDS = {
     "create": (_CREATE, ("container_id",), {}),
-    "run": (dict(_CREATE, **{"-d": ("detach", False, False), "--detach": ("detach", False, False)}),
+    "run": (dict(_CREATE, **{"-d": ("detach", False, False), "--detach": ("detach", False, False),
+                             "--keep": ("keep", False, False),
+                             "--no-subreaper": ("no_subreaper", False, False)}),
             ("container_id",), {}),
     "start": ({}, ("container_id",), {}),
     "state": ({}, ("container_id",), {}),

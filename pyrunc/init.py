@@ -5,7 +5,7 @@ joined. Nothing here returns to the caller: each process ends in execve or os._e
 """
 import os
 
-from pyrunc import native, process_setup, protocol, timing
+from pyrunc import SPEC_VERSION, native, process_setup, protocol, timing
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
@@ -32,6 +32,7 @@ class Plan:
         self.is_exec = False
         self.root_fd = -1           # exec into a container without a mount namespace: its root
         self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
+        self.frozen_ok = False      # exec --ignore-paused: a frozen cgroup is waited for
         self.__dict__.update(fields)
 
     @property
@@ -299,6 +300,8 @@ def _import_child_modules(plan):
     if (plan.process.get("ioPriority") or plan.process.get("scheduler")
             or linux.get("personality")):
         from pyrunc import scheduling  # noqa: F401
+    if linux.get("memoryPolicy"):
+        from pyrunc import mempolicy  # noqa: F401
 
 
 def _terminal(plan, chan):
@@ -329,7 +332,7 @@ def _joined(plan, kind):
 
 
 def _hook_state(plan, status):
-    return {"ociVersion": "1.0.2", "id": plan.container_id, "status": status,
+    return {"ociVersion": SPEC_VERSION, "id": plan.container_id, "status": status,
             "pid": os.getpid(), "bundle": plan.bundle,
             "annotations": plan.config.get("annotations") or {}}
 

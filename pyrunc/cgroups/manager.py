@@ -8,6 +8,7 @@ when it is enabled there), does the writes, and owns the directories' life.
 import errno
 import os
 import time
+from _signal import SIGKILL
 
 from pyrunc import log
 from pyrunc.cgroups import layout
@@ -18,10 +19,10 @@ CREATE_ATTEMPTS = 5
 # Where the parent cgroups pyrunc made are marked (parents.py); read here so that a delete with
 # nothing marked does not import that module.
 PARENT_MARKS = "/run/pyrunc-cgroups"
-# v1 hierarchies whose controllers limit nothing a process does (accounting, tagging, the
-# freezer of a container that is not paused) and named ones ("name=systemd"): a process of
-# ours may sit in the container's cgroup there for a moment without any effect on it.
-NEUTRAL_V1 = {"cpuacct", "freezer", "perf_event", "net_cls", "net_prio"}
+# v1 hierarchies whose controllers limit nothing a process does (accounting, tagging) and
+# named ones ("name=systemd"): a process of ours may sit in the container's cgroup there for a
+# moment without any effect on it. Not the freezer: `exec --ignore-paused` runs in a frozen one.
+NEUTRAL_V1 = {"cpuacct", "perf_event", "net_cls", "net_prio"}
 
 
 # (module, v1 subsystem, v2 controller, the member of linux.resources it reads) in the order
@@ -240,7 +241,7 @@ class ContainerCgroup:
 
     def start_first_migration(self):
         """Fork a process that moves itself into one of the container's cgroups where that
-        changes nothing (NEUTRAL_V1) and exits; returns its pid (for reap_helper) or None.
+        changes nothing (NEUTRAL_V1) and exits; returns its pid (for spawn.reap) or None.
 
         Why: the kernel's first migration of a burst waits out an RCU grace period (5 to 20 ms
         here; the cgroups share one lock, whose writers switch it to its slow mode), and the
@@ -324,7 +325,24 @@ class ContainerCgroup:
             d = self.locate(v1_name, v2_name, available)
             if d is not None:
                 out[key] = module.stats(d)
+        from pyrunc.cgroups import psi
+        for key, v1_name, v2_name, name in psi.FILES:
+            d = self.locate(v1_name, v2_name, available)
+            pressure = psi.read(d, name) if d is not None else None
+            if pressure:
+                out.setdefault(key, {})["psi"] = pressure
         return out
+
+    def kill_all(self, sig):
+        """SIGKILL every process of the container at once through cgroup.kill (Linux 5.14),
+        frozen or not, none forking past it: on a pure v2 layout, as runc does. False when
+        the caller must signal each pid instead (v1 and hybrid layouts, another signal, an
+        older kernel)."""
+        if sig != SIGKILL or not self.pure_v2 or not os.path.exists(
+                os.path.join(self.unified, "cgroup.kill")):
+            return False
+        CgroupDir(self.unified, 2).write("cgroup.kill", "1", "")
+        return True
 
     def oom_kills(self):
         from pyrunc.cgroups import memory

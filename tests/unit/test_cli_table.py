@@ -142,7 +142,9 @@ SAMPLE_VALUES = {"root": "/run/x", "log": "/tmp/l.log", "log_format": "json",
                  "rootless": "false", "bundle": "/srv/b", "console_socket": "/tmp/c.sock",
                  "pid_file": "/tmp/p.pid", "preserve_fds": "2", "process": "/tmp/p.json",
                  "cwd": "/srv", "env": "A=1", "user": "1:2", "cap": "CAP_CHOWN",
-                 "format": "json", "interval": "2s", "resources": "-"}
+                 "format": "json", "interval": "2s", "resources": "-", "additional_gids": "5",
+                 "process_label": "system_u:system_r:container_t:s0", "apparmor": "unconfined",
+                 "cgroup": "sub"}
 # the value of each of runc update's flags (and the positionals after the id, if any)
 SAMPLE_VALUES.update({dest: "100" for _s, (dest, _v, _r) in cli_table.COMMANDS["update"][0].items()
                       if dest not in SAMPLE_VALUES})
