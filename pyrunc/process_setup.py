@@ -10,7 +10,7 @@ import errno
 import os
 import resource
 
-from pyrunc import capabilities, lsm, native, names, scheduling, seccomp as seccomp_mod
+from pyrunc import capabilities, lsm, native, names, procfs, scheduling, seccomp as seccomp_mod
 
 AT_FDCWD = -100
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -46,8 +46,7 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None, preser
                           " (above the host's hard limit, and pyrunc lacks CAP_SYS_RESOURCE?)")
     if process.get("oomScoreAdj") is not None:
         set_step(ctx, "oomScoreAdj")
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(process["oomScoreAdj"]))
+        procfs.write("self/oom_score_adj", str(process["oomScoreAdj"]))
     if process.get("ioPriority") or process.get("scheduler") or (linux or {}).get("personality"):
         set_step(ctx, "ioPriority, scheduler and personality")
         scheduling.apply(process, linux or {})
