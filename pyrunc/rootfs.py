@@ -54,8 +54,19 @@ def prepare(config, ctx):
     # is the binder's): also into the rootfs's own /dev when the config mounts nothing there,
     # as runc does; without them /dev/null is missing and the masks have nothing to bind.
     dev_is_bound = False
-    for m in config.get("mounts", []):
-        mount_one(root_fd, m, ctx)
+    for i, m in enumerate(config.get("mounts", [])):
+        try:
+            mount_one(root_fd, m, ctx)
+        except UnsafeRootfsError:
+            raise  # names the destination already
+        except OSError as e:
+            # Name the mount: the kernel's error is about /proc/self/fd/N, or a bare name.
+            detail = e.strerror or str(e)
+            if e.filename and str(e.filename) not in detail and "/proc/self/fd/" not in \
+                    str(e.filename):
+                detail += f": {e.filename}"
+            raise OSError(e.errno, f"mounts[{i}] (destination {m['destination']!r}): "
+                          f"{detail}") from None
         if m["destination"].rstrip("/") == "/dev" and (parse_options(
                 m.get("options", [])).is_bind or m.get("type") == "bind"):
             dev_is_bound = True
