@@ -11,9 +11,11 @@ fifo, a socket, a device node, a regular file where a directory is expected, or 
 where a file is.
 
 `generate(seed, count, touched)` gives count cases; case i depends only on (seed, i), so one
-case is found again by its number. A case is a list of (path, kind, detail) mutations that
+case is found again by its number. A case is a Case: (path, kind, detail) mutations that
 `apply(rootfs, mutations)` makes in a copy of a small base tree (`copy_base`: hard links, as
-the cases only ever replace entries, never write into files).
+the cases only ever replace entries, never write into files), and two switches of the config:
+own_dev (no tmpfs on /dev: pyrunc makes its nodes and links in the image's own /dev, where the
+mutations of /dev's entries are then met) and terminal (a pty bound over /dev/console).
 """
 import os
 import random
@@ -84,12 +86,37 @@ def _device(rng):
     return rng.choice((("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 5, 1), ("b", 7, 0)))
 
 
+class Case:
+    __slots__ = ("number", "mutations", "own_dev", "terminal")
+
+    def __init__(self, number, mutations, own_dev, terminal):
+        self.number = number
+        self.mutations = mutations
+        self.own_dev = own_dev
+        self.terminal = terminal
+
+    def __eq__(self, other):
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    def configure(self, config):
+        """The case's switches applied to the config (in place)."""
+        if self.own_dev:
+            config["mounts"] = [m for m in config["mounts"] if m["destination"] != "/dev"]
+        config["process"]["terminal"] = self.terminal
+
+    def describe(self, made=None):
+        switches = [name for name in ("own_dev", "terminal") if getattr(self, name)]
+        return describe(self.mutations if made is None else made) + \
+            (f" [{', '.join(switches)}]" if switches else "")
+
+
 def generate(seed, count, touched, targets, max_mutations=3):
-    """count cases: [(path, kind, detail)] each, drawn from (seed, case number) alone."""
+    """count Cases, each drawn from (seed, case number) alone."""
     paths = list(touched)
     cases = []
     for i in range(count):
         rng = random.Random(f"{seed}:{i}")
+        own_dev, terminal = rng.random() < 0.5, rng.random() < 0.3
         mutations = []
         for path in rng.sample(paths, rng.randint(1, max_mutations)):
             wrong_type = "dir-for-file" if touched[path] else "file-for-dir"
@@ -103,7 +130,7 @@ def generate(seed, count, touched, targets, max_mutations=3):
             else:
                 detail = None
             mutations.append((path, kind, detail))
-        cases.append(mutations)
+        cases.append(Case(i, mutations, own_dev, terminal))
     return cases
 
 

@@ -169,12 +169,16 @@ class ConsoleSink:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     self.masters.extend(memoryview(data).cast("i"))
 
+    def close_masters(self):
+        """Close the masters taken so far (their containers are gone)."""
+        while self.masters:
+            os.close(self.masters.pop())
+
     def close(self):
         self.server.shutdown(socket.SHUT_RDWR)
         self.server.close()
         self.thread.join(timeout=5)
-        for fd in self.masters:
-            os.close(fd)
+        self.close_masters()
 
 
 @pytest.fixture

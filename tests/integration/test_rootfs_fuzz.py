@@ -19,6 +19,7 @@ import pytest
 
 from conftest import default_config
 from fuzzing import rootfsgen
+from test_cve_2025 import ConsoleSink
 
 SEED = int(os.environ.get("ROOTFS_FUZZ_SEED", "14"))
 COUNT = int(os.environ.get("ROOTFS_FUZZ_COUNT", "1000"))
@@ -103,13 +104,22 @@ def test_generator_is_reproducible(fuzz_base):
     first = rootfsgen.generate(SEED, 50, touched, targets)
     assert first == rootfsgen.generate(SEED, 50, touched, targets)
     assert first[:10] == rootfsgen.generate(SEED, 10, touched, targets)
-    kinds = {kind for case in rootfsgen.generate(SEED, 300, touched, targets)
-             for _p, kind, _d in case}
-    assert kinds == set(rootfsgen.KINDS)
+    many = rootfsgen.generate(SEED, 300, touched, targets)
+    assert {kind for case in many for _p, kind, _d in case.mutations} == set(rootfsgen.KINDS)
+    assert {(case.own_dev, case.terminal) for case in many} == {(a, b) for a in (False, True)
+                                                                for b in (False, True)}
 
 
-def test_hostile_rootfs_fuzz(runtime, fuzz_base):
+def test_hostile_rootfs_fuzz(runtime, fuzz_base, tmp_path):
     work, base, targets, volume = fuzz_base
+    console = ConsoleSink(tmp_path / "console.sock")
+    try:
+        _fuzz(runtime, work, base, targets, volume, console)
+    finally:
+        console.close()
+
+
+def _fuzz(runtime, work, base, targets, volume, console):
     touched = rootfsgen.touched_paths(fuzz_config(base, volume))
     cases = rootfsgen.generate(SEED, COUNT, touched, targets)
     snapshot = host_snapshot(targets, volume)
@@ -117,22 +127,30 @@ def test_hostile_rootfs_fuzz(runtime, fuzz_base):
     problems = []
     outcomes = {"ran": 0, "refused": 0}
     reasons = collections.Counter()
-    for i, mutations in enumerate(cases):
+    example = {}
+    for generated in cases:
+        i = generated.number
         case = work / f"case-{i}"
         rootfs = case / "rootfs"
         case.mkdir()
         rootfsgen.copy_base(base, rootfs)
-        made = rootfsgen.apply(rootfs, mutations)
+        made = rootfsgen.apply(rootfs, generated.mutations)
+        config = fuzz_config(rootfs, volume)
+        generated.configure(config)
         with open(case / "config.json", "w") as f:
-            json.dump(fuzz_config(rootfs, volume), f)
-        result = runtime("run", "-b", str(case), f"fuzz-{i}", timeout=RUN_TIMEOUT)
-        what = f"case {i} (seed {SEED}): {rootfsgen.describe(made)}"
+            json.dump(config, f)
+        terminal = ("--console-socket", console.path) if generated.terminal else ()
+        result = runtime("run", *terminal, "-b", str(case), f"fuzz-{i}", timeout=RUN_TIMEOUT)
+        console.close_masters()
+        what = f"case {i} (seed {SEED}): {generated.describe(made)}"
         lines = result.stderr.strip().splitlines()
         if result.returncode == 0:
             outcomes["ran"] += 1
         elif result.returncode == 1 and len(lines) == 1 and "Traceback" not in result.stderr:
             outcomes["refused"] += 1
-            reasons[re.sub(r"/tmp/\S+|\d+", "N", lines[0])] += 1
+            reason = re.sub(r"/tmp/\S+|\d+", "N", lines[0])
+            reasons[reason] += 1
+            example.setdefault(reason, i)
         else:
             problems.append(f"{what}: status {result.returncode}, stderr {result.stderr!r}")
         if runtime.ids():
@@ -151,6 +169,6 @@ def test_hostile_rootfs_fuzz(runtime, fuzz_base):
         shutil.rmtree(case)
     print(f"rootfs fuzz, seed {SEED}, {COUNT} cases: {outcomes}; refusals:")
     for reason, n in reasons.most_common(25):
-        print(f"  {n:4} {reason}")
+        print(f"  {n:4} {reason} (case {example[reason]})")
     assert problems == [], "\n".join(problems[:30])
     assert outcomes["ran"] > COUNT // 10  # most mutations are survivable: the harness works
