@@ -80,7 +80,7 @@ def prepare(config, ctx):
         safepath.mkdir_in_root(root_fd, cwd, 0o755)
     except OSError as e:
         if e.errno != errno.ELOOP:
-            raise
+            raise OSError(e.errno, f"process.cwd {cwd!r}: {e.strerror}") from None
         refuse_magic_link_cwd(cwd)  # raises: without it, chdir() would follow the link
     return root_fd
 
