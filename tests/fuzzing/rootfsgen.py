@@ -42,22 +42,26 @@ def touched_paths(config):
     for name in ("null", "zero", "full", "random", "urandom", "tty"):
         paths[f"/dev/{name}"] = False
     for m in config.get("mounts", []):
-        dest = m["destination"].rstrip("/")
-        paths[dest] = True
-        parent = os.path.dirname(dest)
-        while parent not in ("/", ""):
-            paths.setdefault(parent, True)
-            parent = os.path.dirname(parent)
+        _with_parents(paths, m["destination"].rstrip("/"), True)
     linux = config.get("linux", {})
     for path in linux.get("maskedPaths", []) + linux.get("readonlyPaths", []):
         # Under /proc and /sys they are the kernel's once those are mounted; they matter in the
         # rootfs when /proc or /sys itself is what the case replaced.
         paths[path] = os.path.isdir(path) or not os.path.exists(path)
     process = config.get("process", {})
-    paths[process.get("cwd", "/")] = True
-    paths[process["args"][0]] = False
+    _with_parents(paths, process.get("cwd", "/"), True)
+    _with_parents(paths, process["args"][0], False)
     paths.pop("/", None)
     return dict(sorted(paths.items()))
+
+
+def _with_parents(paths, path, is_dir):
+    """path, and each directory above it (a symlink or a file there redirects it too)."""
+    paths[path] = is_dir
+    parent = os.path.dirname(path)
+    while parent not in ("/", ""):
+        paths.setdefault(parent, True)
+        parent = os.path.dirname(parent)
 
 
 class HostTargets:

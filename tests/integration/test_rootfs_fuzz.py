@@ -19,7 +19,7 @@ import pytest
 
 from conftest import default_config
 from fuzzing import rootfsgen
-from test_cve_2025 import ConsoleSink
+from consoleutil import ConsoleSink
 
 SEED = int(os.environ.get("ROOTFS_FUZZ_SEED", "14"))
 COUNT = int(os.environ.get("ROOTFS_FUZZ_COUNT", "1000"))
