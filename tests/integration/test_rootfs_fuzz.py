@@ -1,6 +1,6 @@
 """The hostile-rootfs fuzzer (tests/fuzzing/rootfsgen.py): pyrunc runs a container on each
-generated rootfs. Every run must end correctly (status 0) or with a one-line error (status 1,
-no traceback), within its timeout, with nothing left behind (state, mounts), and nothing outside
+generated rootfs. Every run must end correctly (status 0: the container saw what the config
+says, CHECKS) or with a one-line error (status 1, no traceback), within its timeout, with nothing left behind (state, mounts), and nothing outside
 the rootfs changed: the host paths the symlinks aim at (listed, with their contents, before and
 after every case) and the host's mount table.
 
@@ -26,8 +26,21 @@ COUNT = int(os.environ.get("ROOTFS_FUZZ_COUNT", "1000"))
 RUN_TIMEOUT = 30  # a create that hangs fails the test with the stacks (tests/hangcheck.py)
 
 
+# What a container that ran must see (shell builtins only, and their own exit status each):
+# the config's sysctl, oomScoreAdj and cwd, /proc the procfs of its pid namespace (sh is pid
+# 1 there), a masked file and /dev/null the null device.
+CHECKS = """
+read d < /proc/sys/kernel/domainname && [ "$d" = fuzz-domain ] || exit 11
+read o < /proc/self/oom_score_adj && [ "$o" = 3 ] || exit 12
+read p rest < /proc/self/stat && [ "$p" = 1 ] || exit 13
+[ -c /proc/keys ] || exit 14
+[ . -ef /home/app ] || exit 15
+[ -c /dev/null ] || exit 16
+"""
+
+
 def fuzz_config(rootfs, volume):
-    config = default_config(str(rootfs), ["/bin/true"])
+    config = default_config(str(rootfs), ["/bin/sh", "-c", CHECKS])
     config["process"]["cwd"] = "/home/app"
     config["process"]["oomScoreAdj"] = 3
     config["hostname"] = "fuzz"
@@ -100,7 +113,7 @@ def test_generator_is_reproducible(fuzz_base):
     work, base, targets, volume = fuzz_base
     touched = rootfsgen.touched_paths(fuzz_config(base, volume))
     assert {"/proc", "/dev/console", "/dev/null", "/mnt/vol/data", "/mnt/vol", "/home/app",
-            "/bin/true", "/etc/passwd", "/proc/keys", "/proc/sys"} <= set(touched)
+            "/bin/sh", "/etc/passwd", "/proc/keys", "/proc/sys"} <= set(touched)
     first = rootfsgen.generate(SEED, 50, touched, targets)
     assert first == rootfsgen.generate(SEED, 50, touched, targets)
     assert first[:10] == rootfsgen.generate(SEED, 10, touched, targets)
