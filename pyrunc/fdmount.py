@@ -20,9 +20,12 @@ def bind_fd(source_fd, target_fd):
 
 
 def readonly_tmpfs_on(target_fd):
-    """An empty read-only tmpfs over the directory target_fd."""
+    """An empty read-only tmpfs over the directory target_fd, as mount(2) would make it
+    (source "tmpfs", a read-only superblock): what the container sees is runc's."""
     fs_fd = native.fsopen("tmpfs")
     try:
+        native.fsconfig(fs_fd, native.FSCONFIG_SET_STRING, "source", "tmpfs")
+        native.fsconfig(fs_fd, native.FSCONFIG_SET_FLAG, "ro")
         native.fsconfig(fs_fd, native.FSCONFIG_CMD_CREATE)
         mnt = native.fsmount(fs_fd, native.MOUNT_ATTR_RDONLY)
     finally:
