@@ -219,6 +219,31 @@ def test_cve_2025_52881_proc_writes_redirected_by_mounts(runtime, make_bundle, v
     runtime("delete", "--force", "cve-52881", check=True)
 
 
+@PROTECTION
+def test_cve_2025_52881_proc_that_is_not_procfs(runtime, make_bundle, rootfs_copy, vol,
+                                                protected):
+    """No procfs at /proc (the config mounts none), and the image's
+    /proc/sys/kernel/domainname is a symlink to a host file (through /vol): unprotected, the
+    runtime's sysctl write lands there. (The create fails later either way: the read-only
+    paths are bound through /proc/self/fd, as runc's are.)"""
+    planted = rootfs_copy / "proc" / "sys" / "kernel"
+    planted.mkdir(parents=True)
+    (planted / "domainname").symlink_to("/vol/canary")
+
+    def edit(config):
+        config["root"]["path"] = str(rootfs_copy)
+        config["linux"]["sysctl"] = {"kernel.domainname": "pyrunc-sysctl"}
+        config["mounts"] = [m for m in config["mounts"] if m["type"] != "proc"]
+        config["mounts"].append(vol_mount(vol))
+    bundle = make_bundle(["true"], edit=edit)
+    rt, env = _attempt(runtime, protected, "procfs-writes")
+    result = rt("create", "-b", bundle, "cve-52881-noproc", env=env)
+    landed_on_host = (vol / "canary").read_text() != "canary\n"
+    assert landed_on_host is not protected, (result.stdout, result.stderr)
+    assert "read-only and masked paths" in one_line_error(result)
+    assert runtime.ids() == []
+
+
 # -- racers ---------------------------------------------------------------------------------------
 
 RACER = r"""
