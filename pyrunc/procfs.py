@@ -83,7 +83,11 @@ class Procfs:
     def open_file(self, path, flags):
         """Open a file of this procfs (flags as os.open's); raises ProcfsError when what was
         opened is not a regular file of this very instance."""
-        fd = native.openat2(self.fd, self.relative(path), flags | os.O_NOFOLLOW, 0, _RESOLVE)
+        try:
+            fd = native.openat2(self.fd, self.relative(path), flags | os.O_NOFOLLOW, 0,
+                                _RESOLVE)
+        except OSError as e:  # named as the caller knows it: /proc/self/..., not 1/...
+            raise OSError(e.errno, os.strerror(e.errno), "/proc/" + path.strip("/")) from None
         try:
             st = os.fstat(fd)
             if (native.fstatfs_type(fd) != native.PROC_SUPER_MAGIC or st.st_dev != self.dev
