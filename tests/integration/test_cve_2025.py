@@ -11,7 +11,6 @@ host directory bound into the container (as /dev, or as /vol) that the test, pla
 other container, fills. The races get a racer (test_*_racer): a process swapping the path in a
 tight loop while pyrunc creates containers; no write may land outside its target.
 """
-import ctypes
 import os
 import stat
 import subprocess
