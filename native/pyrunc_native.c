@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
@@ -109,6 +110,16 @@ int pr_fsconfig(int fd, unsigned int cmd, const char *key, const void *value, in
 int pr_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
 {
     return (int)syscall(SYS_fsmount, fd, flags, attr_flags);
+}
+
+/* The filesystem type of an open fd (statfs's f_type: PROC_SUPER_MAGIC, SYSFS_MAGIC...),
+ * which os.fstatvfs does not give. */
+long pr_fstatfs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return -1;
+    return (long)st.f_type;
 }
 
 int pr_ioprio_set(int ioprio)

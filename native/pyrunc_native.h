@@ -23,6 +23,7 @@ int pr_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
 int pr_openat2(int dirfd, const char *path, unsigned long long flags,
                unsigned long long mode, unsigned long long resolve);
 int pr_close_range(unsigned int first, unsigned int last, unsigned int flags);
+long pr_fstatfs_type(int fd);
 
 /* identity */
 int sethostname(const char *name, size_t len);

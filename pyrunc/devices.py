@@ -21,26 +21,34 @@ _TYPE_BITS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat
 def create_devices(root_fd, devices, in_user_ns):
     """devices: [{'path','type','major','minor','fileMode','uid','gid'}]."""
     for dev in devices:
-        path = dev["path"]
-        parent, _, name = path.rpartition("/")
-        safepath.mkdir_in_root(root_fd, parent, 0o755)
-        parent_fd = safepath.open_in_root(root_fd, parent, safepath.O_PATH | os.O_DIRECTORY)
         try:
-            try:
-                os.unlink(name, dir_fd=parent_fd)
-            except FileNotFoundError:
-                pass
-            if in_user_ns:
-                _bind_host_node(root_fd, parent_fd, name, path)
-                continue
-            mode = dev.get("fileMode", 0o666) & 0o7777
-            os.mknod(name, _TYPE_BITS[dev["type"]] | mode,
-                     os.makedev(dev.get("major", 0), dev.get("minor", 0)), dir_fd=parent_fd)
-            os.chmod(name, mode, dir_fd=parent_fd, follow_symlinks=False)
-            os.chown(name, dev.get("uid", 0), dev.get("gid", 0), dir_fd=parent_fd,
-                     follow_symlinks=False)
-        finally:
-            os.close(parent_fd)
+            _create_device(root_fd, dev, in_user_ns)
+        except OSError as e:
+            # The image's entry in the way (a directory, a non-directory parent) is named.
+            raise OSError(e.errno, f"device {dev['path']}: {e.strerror}") from None
+
+
+def _create_device(root_fd, dev, in_user_ns):
+    path = dev["path"]
+    parent, _, name = path.rpartition("/")
+    safepath.mkdir_in_root(root_fd, parent, 0o755)
+    parent_fd = safepath.open_in_root(root_fd, parent, safepath.O_PATH | os.O_DIRECTORY)
+    try:
+        try:
+            os.unlink(name, dir_fd=parent_fd)
+        except FileNotFoundError:
+            pass
+        if in_user_ns:
+            _bind_host_node(root_fd, parent_fd, name, path)
+            return
+        mode = dev.get("fileMode", 0o666) & 0o7777
+        os.mknod(name, _TYPE_BITS[dev["type"]] | mode,
+                 os.makedev(dev.get("major", 0), dev.get("minor", 0)), dir_fd=parent_fd)
+        os.chmod(name, mode, dir_fd=parent_fd, follow_symlinks=False)
+        os.chown(name, dev.get("uid", 0), dev.get("gid", 0), dir_fd=parent_fd,
+                 follow_symlinks=False)
+    finally:
+        os.close(parent_fd)
 
 
 def _bind_host_node(root_fd, parent_fd, name, path):

@@ -5,7 +5,7 @@ joined. Nothing here returns to the caller: each process ends in execve or os._e
 """
 import os
 
-from pyrunc import SPEC_VERSION, native, process_setup, protocol, timing
+from pyrunc import SPEC_VERSION, native, process_setup, procfs, protocol, timing
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
@@ -81,9 +81,9 @@ def stage1(plan, chan):
         offsets = plan.config.get("linux", {}).get("timeOffsets")
         if offsets and plan.new_flags & CLONE_NEWTIME:  # not when exec joins the container's
             ctx["step"] = "setting time offsets"
-            with open("/proc/self/timens_offsets", "w") as f:
-                for clock, off in offsets.items():
-                    f.write(f"{clock} {off.get('secs', 0)} {off.get('nanosecs', 0)}\n")
+            procfs.write("self/timens_offsets", "".join(
+                f"{clock} {off.get('secs', 0)} {off.get('nanosecs', 0)}\n"
+                for clock, off in offsets.items()))
         if plan.new_flags & CLONE_NEWUSER:
             # Root of the new user namespace only now: as that uid (a host uid such as 100000)
             # we could no longer open our own /proc/self files, timens_offsets among them.
@@ -150,8 +150,7 @@ def run_init(plan, chan):
             native.setdomainname(config["domainname"])
         for key, value in config.get("linux", {}).get("sysctl", {}).items():
             ctx["step"] = f"sysctl {key}"
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-                f.write(value)
+            procfs.write("sys/" + key.replace(".", "/"), value)
         if plan.terminal:
             ctx["step"] = "terminal"
             slave = _terminal(plan, chan)

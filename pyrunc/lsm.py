@@ -1,7 +1,7 @@
 """Linux security modules: process.apparmorProfile and process.selinuxLabel take effect at the
 container's execve, by writing the process's attr files; linux.mountLabel labels the mounts.
 Config validation refuses them on a host without the LSM (this one has neither)."""
-import os
+from pyrunc import procfs
 
 APPARMOR = "/sys/kernel/security/apparmor"
 SELINUX = "/sys/fs/selinux/enforce"
@@ -15,18 +15,19 @@ def selinux_enabled():
     return os.path.exists(SELINUX)
 
 
-def exec_attributes(process, proc="/proc"):
-    """Ask the LSMs to switch the process's label at its next execve."""
+def exec_attributes(process, proc=procfs):
+    """Ask the LSMs to switch the process's label at its next execve. proc: what writes
+    /proc files, the verified procfs (a unit test passes a fake with write and exists)."""
     profile = process.get("apparmorProfile")
     if profile:
         # The AppArmor-specific file exists since Linux 5.8; older kernels use the shared one.
-        path = f"{proc}/self/attr/apparmor/exec"
-        if not os.path.exists(path):
-            path = f"{proc}/self/attr/exec"
-        _write(path, f"exec {profile}")
+        path = "self/attr/apparmor/exec"
+        if not proc.exists(path):
+            path = "self/attr/exec"
+        proc.write(path, f"exec {profile}")
     label = process.get("selinuxLabel")
     if label:
-        _write(f"{proc}/self/attr/exec", label)
+        proc.write("self/attr/exec", label)
 
 
 def mount_data(data, mount_label, fstype):
@@ -35,8 +36,3 @@ def mount_data(data, mount_label, fstype):
         return data
     option = f'context="{mount_label}"'
     return f"{data},{option}" if data else option
-
-
-def _write(path, value):
-    with open(path, "w") as f:
-        f.write(value)

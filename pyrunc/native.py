@@ -22,6 +22,23 @@ MOUNT_ATTR_NOEXEC = 0x00000008
 
 CLOSE_RANGE_CLOEXEC = 1 << 2
 
+# The new mount API (linux/mount.h, linux/fcntl.h)
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+OPEN_TREE_CLONE = 1
+MOVE_MOUNT_F_EMPTY_PATH = 0x04
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+FSOPEN_CLOEXEC = 1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+FSMOUNT_CLOEXEC = 1
+
+# statfs f_type values (linux/magic.h)
+PROC_SUPER_MAGIC = 0x9FA0
+SYSFS_MAGIC = 0x62656572
+
 
 def _check(ret, what, path=None):
     if ret < 0:
@@ -62,6 +79,33 @@ def openat2(dirfd, path, flags, mode=0, resolve=0):
 
 def close_range(first, last=0xFFFFFFFF, flags=0):
     _check(_lib.pr_close_range(first, last, flags), "close_range")
+
+
+def fstatfs_type(fd):
+    """The filesystem type (statfs f_type) of the open fd."""
+    return _check(_lib.pr_fstatfs_type(fd), "fstatfs")
+
+
+def open_tree(dirfd, path, flags):
+    """open_tree(2); the fd comes back close-on-exec."""
+    return _check(_lib.pr_open_tree(dirfd, _b(path), flags | os.O_CLOEXEC), "open_tree", path)
+
+
+def move_mount(from_fd, from_path, to_fd, to_path, flags):
+    _check(_lib.pr_move_mount(from_fd, _b(from_path), to_fd, _b(to_path), flags), "move_mount",
+           to_path)
+
+
+def fsopen(fsname):
+    return _check(_lib.pr_fsopen(_b(fsname), FSOPEN_CLOEXEC), "fsopen", fsname)
+
+
+def fsconfig(fd, cmd, key=None, value=None):
+    _check(_lib.pr_fsconfig(fd, cmd, _b(key), _b(value), 0), "fsconfig", key)
+
+
+def fsmount(fd, attr_flags=0):
+    return _check(_lib.pr_fsmount(fd, FSMOUNT_CLOEXEC, attr_flags), "fsmount")
 
 
 def mount_setattr(dirfd, path, attr_set=0, attr_clr=0, propagation=0, recursive=False, flags=0):

@@ -9,8 +9,9 @@ close_on_exec_past (fds). They have no off switch; the tests' double of pyrunc
 import errno
 import os
 import resource
+import stat
 
-from pyrunc import capabilities, native, names
+from pyrunc import capabilities, native, names, procfs
 
 # pyrunc.lsm, scheduling and seccomp are imported where a process uses them, and before the
 # fork by init.import_child_modules (after pivot_root or setns(mnt) nothing more can be).
@@ -49,8 +50,7 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None, preser
                           " (above the host's hard limit, and pyrunc lacks CAP_SYS_RESOURCE?)")
     if process.get("oomScoreAdj") is not None:
         set_step(ctx, "oomScoreAdj")
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(process["oomScoreAdj"]))
+        procfs.write("self/oom_score_adj", str(process["oomScoreAdj"]))
     if process.get("ioPriority") or process.get("scheduler") or (linux or {}).get("personality"):
         set_step(ctx, "ioPriority, scheduler and personality")
         from pyrunc import scheduling
@@ -157,26 +157,47 @@ def _with_home(env, uid):
     if any(e.startswith("HOME=") for e in env):
         return env
     home = "/"
-    try:
-        with open("/etc/passwd") as f:
+    f = _open_regular_file("/etc/passwd", "r")
+    if f is not None:
+        with f:
             for line in f:
                 fields = line.rstrip("\n").split(":")
                 if len(fields) >= 6 and fields[2] == str(uid):
                     home = fields[5] or "/"
                     break
-    except OSError:
-        pass
     return env + [f"HOME={home}"]
+
+
+def _open_regular_file(path, mode):
+    """The image's file opened for reading if it is a regular file, else None: a fifo there
+    would block the open forever, a device such as /dev/zero would never end (a hostile
+    rootfs). O_NONBLOCK only matters for the fifo, which is then refused."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        os.set_blocking(fd, True)
+    except OSError:
+        os.close(fd)
+        return None
+    return os.fdopen(fd, mode)
 
 
 def find_executable(name, env):
     """PATH lookup with the container's environment; raises a clear OSError if not found."""
     if "/" in name:
         refuse_magic_links(name)
+        if not os.path.exists(name):
+            raise OSError(errno.ENOENT, f"exec {name!r}: no such file")
+        if not os.path.isfile(name):
+            # execve would refuse it only at `start`, after create said all was well.
+            raise OSError(errno.EACCES, f"exec {name!r}: not a regular file")
         if not os.access(name, os.X_OK):
-            raise OSError(errno.ENOENT if not os.path.exists(name) else errno.EACCES,
-                          f"exec {name!r}: " + ("no such file" if not os.path.exists(name)
-                                                else "permission denied"))
+            raise OSError(errno.EACCES, f"exec {name!r}: permission denied")
         return name
     path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
     for directory in path.split(":"):
@@ -222,11 +243,11 @@ def refuse_runtime_binary(path):
         if (st.st_dev, st.st_ino) == _runtime_binary:
             raise OSError(errno.EPERM, f"exec {path!r}: refusing to run the runtime's own binary "
                           "inside the container")
-        try:
-            with open(path, "rb") as f:
-                head = f.read(256)
-        except OSError:
-            return
+        f = _open_regular_file(path, "rb")
+        if f is None:
+            return  # not a script: execve itself refuses what is not a regular file
+        with f:
+            head = f.read(256)
         if not head.startswith(b"#!"):
             return
         words = head[2:].split(b"\n", 1)[0].split()

@@ -106,8 +106,15 @@ class Channel:
         fds = []
         try:
             data, ancdata, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
-        except ConnectionResetError:  # the peer died with data unread (an OOM kill, say)
-            raise ChannelClosed() from None
+        except ConnectionResetError:
+            # The peer died with a message of ours unread (an init that failed before reading
+            # CGROUP_JOINED, or an OOM kill). The kernel reports that before the packets still
+            # queued for us, the peer's ERROR among them: read what is left, if anything.
+            try:
+                data, ancdata, _flags, _addr = self.sock.recvmsg(
+                    65536, _socket.CMSG_SPACE(4 * 4), _socket.MSG_DONTWAIT)
+            except (BlockingIOError, ConnectionResetError):
+                raise ChannelClosed() from None
         for level, kind, payload in ancdata:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 usable = len(payload) - len(payload) % 4

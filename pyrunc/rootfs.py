@@ -1,10 +1,17 @@
 """The container's root filesystem, set up by the init inside its new mount namespace:
 propagation, config mounts (resolved inside the rootfs), /dev, pivot_root (or move + chroot),
-masked and read-only paths, a read-only root."""
+masked and read-only paths, a read-only root.
+
+The defences against a hostile rootfs that are more than "resolve inside the root" are functions
+of their own, which the tests' double of pyrunc (tests/pyrunc_faulty.py) replaces to show the
+attack each stops: ordinary_directory and verify_fs_type (proc and sysfs, CVE-2019-19921),
+verified_null (the masks' /dev/null, CVE-2025-31133), console_target and verify_console
+(CVE-2025-52565). The writes to /proc go through procfs.py (CVE-2025-52881)."""
 import errno
 import os
+import stat
 
-from pyrunc import cgroups, devices, lsm, native, safepath
+from pyrunc import cgroups, devices, fdmount, lsm, native, safepath
 from pyrunc.mountopts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                               MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, PROPAGATION,
                               REMOUNT_FLAGS, parse_options)
@@ -47,8 +54,19 @@ def prepare(config, ctx):
     # is the binder's): also into the rootfs's own /dev when the config mounts nothing there,
     # as runc does; without them /dev/null is missing and the masks have nothing to bind.
     dev_is_bound = False
-    for m in config.get("mounts", []):
-        mount_one(root_fd, m, ctx)
+    for i, m in enumerate(config.get("mounts", [])):
+        try:
+            mount_one(root_fd, m, ctx)
+        except UnsafeRootfsError:
+            raise  # names the destination already
+        except OSError as e:
+            # Name the mount: the kernel's error is about /proc/self/fd/N, or a bare name.
+            detail = e.strerror or str(e)
+            if e.filename and str(e.filename) not in detail and "/proc/self/fd/" not in \
+                    str(e.filename):
+                detail += f": {e.filename}"
+            raise OSError(e.errno, f"mounts[{i}] (destination {m['destination']!r}): "
+                          f"{detail}") from None
         if m["destination"].rstrip("/") == "/dev" and (parse_options(
                 m.get("options", [])).is_bind or m.get("type") == "bind"):
             dev_is_bound = True
@@ -62,7 +80,7 @@ def prepare(config, ctx):
         safepath.mkdir_in_root(root_fd, cwd, 0o755)
     except OSError as e:
         if e.errno != errno.ELOOP:
-            raise
+            raise OSError(e.errno, f"process.cwd {cwd!r}: {e.strerror}") from None
         refuse_magic_link_cwd(cwd)  # raises: without it, chdir() would follow the link
     return root_fd
 
@@ -121,7 +139,10 @@ def mount_one(root_fd, m, ctx):
         if opts.flags & REMOUNT_FLAGS:
             _remount(root_fd, destination, opts.flags & REMOUNT_FLAGS)
     else:
-        target = safepath.make_target(root_fd, destination, True)
+        if kind in _FS_MAGIC:
+            target = ordinary_directory(root_fd, destination, kind)
+        else:
+            target = safepath.make_target(root_fd, destination, True)
         underneath = None
         try:
             if "tmpcopyup" in opts.extras:
@@ -131,6 +152,8 @@ def mount_one(root_fd, m, ctx):
             data = lsm.mount_data(opts.data, ctx.mount_label, kind)
             native.mount(m.get("source") or kind, safepath.fd_path(target), kind,
                          opts.flags & ~MS_REC, data or None)
+            if kind in _FS_MAGIC:
+                verify_fs_type(root_fd, destination, kind)
             if underneath is not None:
                 with safepath.InRoot(root_fd, destination, os.O_RDONLY | os.O_DIRECTORY) as top:
                     _copy_tree(underneath, top)
@@ -139,6 +162,53 @@ def mount_one(root_fd, m, ctx):
             if underneath is not None:
                 os.close(underneath)
     _set_propagation(root_fd, destination, opts.propagation)
+
+
+# The filesystems the runtime later reads or writes through (statfs f_type).
+_FS_MAGIC = {"proc": native.PROC_SUPER_MAGIC, "sysfs": native.SYSFS_MAGIC}
+
+
+class UnsafeRootfsError(OSError):
+    """The rootfs has something where the runtime cannot safely mount or bind."""
+
+    def __init__(self, message):
+        super().__init__(errno.EPERM, message)
+
+
+def ordinary_directory(root_fd, destination, kind):
+    """CVE-2019-19921: a proc or sysfs mount goes onto an ordinary directory of the rootfs,
+    reached without any symlink (an image's /proc -> /bad-proc would put the procfs elsewhere,
+    and every later /proc path the runtime uses would miss it). Missing parts are made; an O_PATH
+    fd of the directory is returned."""
+    try:
+        return safepath.open_no_symlinks(root_fd, destination, safepath.O_PATH | os.O_DIRECTORY)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise _not_ordinary(destination, kind, e) from None
+    safepath.mkdir_in_root(root_fd, destination, 0o755)
+    try:
+        return safepath.open_no_symlinks(root_fd, destination, safepath.O_PATH | os.O_DIRECTORY)
+    except OSError as e:  # a symlinked parent, followed by the mkdir above
+        raise _not_ordinary(destination, kind, e) from None
+
+
+def _not_ordinary(destination, kind, err):
+    what = {errno.ELOOP: "a symlink is on the way", errno.ENOTDIR: "it is not a directory",
+            errno.EXDEV: "it leads out of the rootfs"}.get(err.errno, err.strerror)
+    return UnsafeRootfsError(f"mount destination {destination!r}: {kind} must be mounted on "
+                             f"an ordinary directory ({what})")
+
+
+def verify_fs_type(root_fd, destination, kind):
+    """After the mount: the destination, looked up again without symlinks, is that filesystem's
+    root (a racing swap of the directory would leave something else there)."""
+    fd = safepath.open_no_symlinks(root_fd, destination, safepath.O_PATH | os.O_DIRECTORY)
+    try:
+        if native.fstatfs_type(fd) != _FS_MAGIC[kind]:
+            raise UnsafeRootfsError(f"mount destination {destination!r}: no {kind} there after "
+                                    "mounting it (was the directory swapped?)")
+    finally:
+        os.close(fd)
 
 
 def _copy_tree(src_fd, dst_dir):
@@ -281,6 +351,7 @@ def finish(config):
     """After pivot_root: masked paths, read-only paths, the read-only root, propagation."""
     linux = config.get("linux", {})
     root_fd = os.open("/", safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    null_fd = -1
     try:
         # runc's order: the read-only root, then the read-only paths, then the masks. A path in
         # both lists ends up masked (the mask is the top mount), and a bind made from the
@@ -290,24 +361,59 @@ def finish(config):
         for path in linux.get("readonlyPaths", []):
             _make_readonly(root_fd, path)
         for path in linux.get("maskedPaths", []):
-            _mask(root_fd, path)
+            null_fd = _mask(root_fd, path, null_fd)
         propagation = linux.get("rootfsPropagation")
         if propagation:
             native.mount(None, "/", None, PROPAGATION[propagation])
     finally:
         os.close(root_fd)
+        if null_fd >= 0:
+            os.close(null_fd)
 
 
-def _mask(root_fd, path):
-    """A directory gets an empty read-only tmpfs, a file /dev/null; absent paths are fine."""
+def _mask(root_fd, path, null_fd):
+    """A directory gets an empty read-only tmpfs, a file the null device; absent paths are
+    fine. Both are mounted by fd (fdmount): the /dev/null bound is one the runtime opened and
+    checked (verified_null, opened at the first file to mask: returned for the next)."""
     try:
-        with safepath.InRoot(root_fd, path) as where:
-            if os.path.isdir(where):
-                native.mount("tmpfs", where, "tmpfs", MS_RDONLY, None)
-            else:
-                native.mount("/dev/null", where, None, MS_BIND)
+        target = safepath.open_in_root(root_fd, path)
     except FileNotFoundError:
-        return
+        return null_fd
+    try:
+        if stat.S_ISDIR(os.fstat(target).st_mode):
+            fdmount.readonly_tmpfs_on(target)
+            return null_fd
+        if null_fd < 0:
+            null_fd = verified_null(root_fd)
+        fdmount.bind_fd(null_fd, target)
+    finally:
+        os.close(target)
+    check = safepath.open_in_root(root_fd, path)  # what the path leads to now
+    try:
+        if not fdmount.same_file(check, null_fd):
+            raise UnsafeRootfsError(f"linux.maskedPaths: {path!r} is not masked after binding "
+                                    "/dev/null over it (was it swapped?)")
+    finally:
+        os.close(check)
+    return null_fd
+
+
+def verified_null(root_fd):
+    """CVE-2025-31133: the container's /dev/null, opened without following any symlink and
+    checked to be the null device (character device 1:3); an O_PATH fd. A /dev/null swapped
+    for a symlink or another file (by the image, a bound /dev, or a racing container sharing
+    it) would otherwise put that file, writable, over every masked path."""
+    try:
+        fd = safepath.open_no_symlinks(root_fd, "/dev/null")
+    except OSError as e:
+        raise UnsafeRootfsError(f"linux.maskedPaths: cannot open the container's /dev/null "
+                                f"without following symlinks: {e.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise UnsafeRootfsError("linux.maskedPaths: the container's /dev/null is not the null "
+                                "device (character device 1:3): refusing to mask with it")
+    return fd
 
 
 def _make_readonly(root_fd, path):
@@ -320,13 +426,84 @@ def _make_readonly(root_fd, path):
 
 
 def bind_console(slave_path):
-    """Bind the terminal's slave over /dev/console, as runc does."""
+    """Bind the terminal's slave over /dev/console, as runc does, by fd: the slave opened and
+    checked to be our terminal (fd 0 by now), the target made and opened by console_target."""
     root_fd = os.open("/", safepath.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        target = safepath.make_target(root_fd, "/dev/console", False)
+        source = safepath.open_no_symlinks(root_fd, slave_path)
         try:
-            native.mount(slave_path, safepath.fd_path(target), None, MS_BIND)
+            if not _is_our_terminal(source):
+                raise UnsafeRootfsError(f"/dev/console: {slave_path} is not the container's "
+                                        "terminal")
+            target = console_target(root_fd)
+            try:
+                fdmount.bind_fd(source, target)
+            finally:
+                os.close(target)
+            verify_console(root_fd, source)
         finally:
-            os.close(target)
+            os.close(source)
     finally:
         os.close(root_fd)
+
+
+def verify_console(root_fd, source):
+    """/dev/console, looked up again without symlinks, is the terminal now."""
+    check = safepath.open_no_symlinks(root_fd, "/dev/console")
+    try:
+        if not fdmount.same_file(check, source):
+            raise UnsafeRootfsError("/dev/console is not the terminal after binding it (was it "
+                                    "swapped?)")
+    finally:
+        os.close(check)
+
+
+def _is_our_terminal(fd):
+    st = os.fstat(fd)
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.fstat(0).st_rdev
+
+
+def console_target(root_fd):
+    """CVE-2025-52565: /dev/console as an O_PATH fd of a regular file (made if missing) or
+    device node in the container's /dev, reached without following any symlink. A symlink
+    there (planted, or swapped in by a racing process) would make the bind land wherever it
+    points: a procfs file, say, that the container could then write through the terminal.
+    What is there and is neither is removed first, as the default devices are."""
+    try:
+        dev_fd = safepath.open_no_symlinks(root_fd, "/dev", safepath.O_PATH | os.O_DIRECTORY)
+    except OSError as e:
+        raise UnsafeRootfsError(f"/dev/console: the container's /dev is not a directory "
+                                f"reached without symlinks: {e.strerror}") from None
+    try:
+        for _attempt in range(5):  # a racer may keep putting things back
+            try:
+                fd = native.openat2(dev_fd, "console", safepath.O_PATH, 0,
+                                    native.RESOLVE_BENEATH | native.RESOLVE_NO_SYMLINKS
+                                    | native.RESOLVE_NO_MAGICLINKS | native.RESOLVE_NO_XDEV)
+            except OSError as e:
+                if e.errno not in (errno.ENOENT, errno.ELOOP):
+                    raise
+            else:
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISREG(mode) or stat.S_ISCHR(mode):
+                    return fd
+                os.close(fd)
+            _replace_with_file(dev_fd, "console")
+        raise UnsafeRootfsError("/dev/console: kept changing while it was made (a racing "
+                                "process?)")
+    finally:
+        os.close(dev_fd)
+
+
+def _replace_with_file(dir_fd, name):
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        os.rmdir(name, dir_fd=dir_fd)
+    try:
+        os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o644, dir_fd=dir_fd))
+    except FileExistsError:
+        pass

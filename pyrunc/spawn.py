@@ -5,7 +5,7 @@ import os
 import select
 import time
 
-from pyrunc import init, protocol, timing
+from pyrunc import init, procfs, protocol, timing
 from pyrunc.errors import PyruncError
 
 # The longest the parent waits for its child's next message (createContainer hooks, which the
@@ -253,8 +253,7 @@ def write_id_maps(pid, uid_maps, gid_maps):
 
 def _write_proc(pid, name, text, field):
     try:
-        with open(f"/proc/{pid}/{name}", "w") as f:
-            f.write(text)
+        procfs.write(f"{pid}/{name}", text)  # through a verified procfs (CVE-2025-52881)
     except OSError as e:
         raise PyruncError(f"{field}: cannot write {name}: {e.strerror}") from None
 

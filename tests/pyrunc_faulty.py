@@ -46,6 +46,31 @@ def _close_only_pyruncs_own_fds(plan, chan):
             pass
 
 
+def _make_target_following_symlinks(root_fd, destination, _kind):
+    """rootfs.ordinary_directory switched off: the mount point is made and opened as any other,
+    symlinks followed (inside the rootfs)."""
+    from pyrunc import safepath
+    return safepath.make_target(root_fd, destination, True)
+
+
+def _null_by_path(_root_fd):
+    """rootfs.verified_null switched off: whatever /dev/null leads to, unchecked."""
+    return os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+
+
+def _console_following_symlinks(root_fd):
+    """rootfs.console_target switched off: /dev/console made and opened as any mount point,
+    a symlink followed (inside the rootfs)."""
+    from pyrunc import safepath
+    return safepath.make_target(root_fd, "/dev/console", False)
+
+
+def _write_proc_by_path(path, text):
+    """procfs.write switched off: open /proc/<path> by path, as most runtimes did, and write."""
+    with open("/proc/" + path.strip("/"), "w") as f:
+        f.write(text)
+
+
 # name -> what it replaces: (module, function, replacement). Several functions make one
 # defence where the attack has several ways in (the program's path and its #! chain; fds
 # closed in stage1 and marked close-on-exec at the end; cwd checked before and after chdir).
@@ -61,6 +86,16 @@ DEFENCES = {
                   ("pyrunc.process_setup", "refuse_cwd_outside_root", _skip)],
     # CVE-2016-9962, and what CVE-2019-5736 needs from a waiting init
     "dumpable": [("pyrunc.init", "_make_undumpable", _skip)],
+    # CVE-2019-19921: proc and sysfs on a symlink, or not there after the mount
+    "proc-target": [("pyrunc.rootfs", "ordinary_directory", _make_target_following_symlinks),
+                    ("pyrunc.rootfs", "verify_fs_type", _skip)],
+    # CVE-2025-31133: the masks' /dev/null
+    "masked-null": [("pyrunc.rootfs", "verified_null", _null_by_path)],
+    # CVE-2025-52565: /dev/console's bind
+    "console-target": [("pyrunc.rootfs", "console_target", _console_following_symlinks),
+                       ("pyrunc.rootfs", "verify_console", _skip)],
+    # CVE-2025-52881: writes to /proc
+    "procfs-writes": [("pyrunc.procfs", "write", _write_proc_by_path)],
 }
 
 

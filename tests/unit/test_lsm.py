@@ -7,6 +7,19 @@ from pyrunc.errors import ConfigError
 from pyrunc.spec import default_spec
 
 
+class FakeProcfs:
+    """What lsm writes /proc through (pyrunc.procfs's write and exists), over a directory."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def exists(self, path):
+        return (self.root / path).exists()
+
+    def write(self, path, text):
+        (self.root / path).write_text(text)
+
+
 @pytest.fixture
 def fake_proc(tmp_path):
     attr = tmp_path / "self" / "attr"
@@ -17,20 +30,20 @@ def fake_proc(tmp_path):
 
 
 def test_apparmor_profile_written_to_its_own_attr_file(fake_proc):
-    lsm.exec_attributes({"apparmorProfile": "docker-default"}, proc=str(fake_proc))
+    lsm.exec_attributes({"apparmorProfile": "docker-default"}, proc=FakeProcfs(fake_proc))
     assert (fake_proc / "self/attr/apparmor/exec").read_text() == "exec docker-default"
 
 
 def test_apparmor_falls_back_to_the_shared_attr_file(fake_proc):
     (fake_proc / "self/attr/apparmor/exec").unlink()
     (fake_proc / "self/attr/apparmor").rmdir()
-    lsm.exec_attributes({"apparmorProfile": "p"}, proc=str(fake_proc))
+    lsm.exec_attributes({"apparmorProfile": "p"}, proc=FakeProcfs(fake_proc))
     assert (fake_proc / "self/attr/exec").read_text() == "exec p"
 
 
 def test_selinux_label_written(fake_proc):
     lsm.exec_attributes({"selinuxLabel": "system_u:system_r:container_t:s0"},
-                        proc=str(fake_proc))
+                        proc=FakeProcfs(fake_proc))
     assert (fake_proc / "self/attr/exec").read_text() == "system_u:system_r:container_t:s0"
 
 
