@@ -1,6 +1,8 @@
 """Linux security modules: process.apparmorProfile and process.selinuxLabel take effect at the
 container's execve, by writing the process's attr files; linux.mountLabel labels the mounts.
 Config validation refuses them on a host without the LSM (this one has neither)."""
+import os
+
 from pyrunc import procfs
 
 APPARMOR = "/sys/kernel/security/apparmor"
