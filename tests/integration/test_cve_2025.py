@@ -7,7 +7,7 @@ that defence switched off (tests/pyrunc_faulty.py) and failing against the insta
 - CVE-2025-52881: the runtime's own /proc writes are redirected by a mount (procfs-writes).
 
 The attacker is the image, or a second container that shares a mount with this one: here a
-host directory bound into the container (as /dev, or as /vol) that the test, playing the
+host directory bound into the container (as /dev, or as /run) that the test, playing the
 other container, fills. The races get a racer (test_*_racer): a process swapping the path in a
 tight loop while pyrunc creates containers; no write may land outside its target.
 """
@@ -38,7 +38,8 @@ def init_pid(runtime, container_id):
 
 @pytest.fixture
 def vol(tmp_path):
-    """The shared volume: a host directory with a canary file, bound at /vol."""
+    """The shared volume: a host directory with a canary file, bound at /run (a directory
+    the shared busybox image has, so no mount point is made in it)."""
     path = tmp_path / "vol"
     path.mkdir()
     (path / "canary").write_text("canary\n")
@@ -46,7 +47,7 @@ def vol(tmp_path):
 
 
 def vol_mount(vol):
-    return {"destination": "/vol", "type": "bind", "source": str(vol),
+    return {"destination": "/run", "type": "bind", "source": str(vol),
             "options": ["rbind", "rw"]}
 
 
@@ -109,11 +110,11 @@ def test_sysfs_on_a_symlink_and_proc_on_a_file_are_refused(runtime, make_bundle,
 @PROTECTION
 def test_cve_2025_31133_masks_with_a_swapped_dev_null(runtime, make_bundle, tmp_path, vol,
                                                       protected):
-    """The shared /dev's null is a symlink to a host file (through /vol): unprotected, that
+    """The shared /dev's null is a symlink to a host file (through /run): unprotected, that
     file is bound, writable, over every masked file (/proc/keys...), and what the container
     writes there lands on the host."""
     dev = shared_dev(tmp_path, null=False)
-    os.symlink("/vol/canary", dev / "null")
+    os.symlink("/run/canary", dev / "null")
 
     def edit(config):
         bind_dev(config, dev)
@@ -154,17 +155,17 @@ def console_bundle(make_bundle, dev, vol, name="bundle"):
 
 
 def console_landed_elsewhere(pid):
-    """From the host: the container's /vol/canary is a terminal (the bind landed there)."""
-    return stat.S_ISCHR(os.stat(f"/proc/{pid}/root/vol/canary").st_mode)
+    """From the host: the container's /run/canary is a terminal (the bind landed there)."""
+    return stat.S_ISCHR(os.stat(f"/proc/{pid}/root/run/canary").st_mode)
 
 
 @PROTECTION
 def test_cve_2025_52565_console_bind_follows_a_symlink(runtime, make_bundle, tmp_path, vol,
                                                        console_sink, protected):
-    """The shared /dev's console is a symlink to /vol/canary: unprotected, the terminal is
+    """The shared /dev's console is a symlink to /run/canary: unprotected, the terminal is
     bound there, over a file of the host's volume, and /dev/console is not the terminal."""
     dev = shared_dev(tmp_path)
-    os.symlink("/vol/canary", dev / "console")
+    os.symlink("/run/canary", dev / "console")
     bundle = console_bundle(make_bundle, dev, vol)
     rt, env = _attempt(runtime, protected, "console-target")
     rt("create", "--console-socket", console_sink.path, "-b", bundle, "cve-52565", env=env,
@@ -222,12 +223,12 @@ def test_cve_2025_52881_proc_writes_redirected_by_mounts(runtime, make_bundle, v
 def test_cve_2025_52881_proc_that_is_not_procfs(runtime, make_bundle, rootfs_copy, vol,
                                                 protected):
     """No procfs at /proc (the config mounts none), and the image's
-    /proc/sys/kernel/domainname is a symlink to a host file (through /vol): unprotected, the
+    /proc/sys/kernel/domainname is a symlink to a host file (through /run): unprotected, the
     runtime's sysctl write lands there. (The create fails later either way: the read-only
     paths are bound through /proc/self/fd, as runc's are.)"""
     planted = rootfs_copy / "proc" / "sys" / "kernel"
     planted.mkdir(parents=True)
-    (planted / "domainname").symlink_to("/vol/canary")
+    (planted / "domainname").symlink_to("/run/canary")
 
     def edit(config):
         config["root"]["path"] = str(rootfs_copy)
@@ -333,7 +334,7 @@ def test_cve_2025_31133_racer(runtime, make_bundle, tmp_path, vol, racers, prote
         st = os.stat(f"/proc/{pid}/root/proc/keys")
         return (st.st_dev, st.st_ino) == (canary.st_dev, canary.st_ino)
 
-    racers("null", dev / "null", "/vol/canary")
+    racers("null", dev / "null", "/run/canary")
     rt, env, count = _race_attempt(runtime, protected, "masked-null")
     made, failures, landings = race(runtime, count, ("-b", bundle), landed, env, rt,
                                     stop_at_first=not protected)
@@ -348,10 +349,10 @@ def test_cve_2025_31133_racer(runtime, make_bundle, tmp_path, vol, racers, prote
 @PROTECTION
 def test_cve_2025_52565_racer(runtime, make_bundle, tmp_path, vol, racers, console_sink,
                               protected):
-    """/dev/console in the shared /dev swapped with a symlink to /vol/canary, all the time."""
+    """/dev/console in the shared /dev swapped with a symlink to /run/canary, all the time."""
     dev = shared_dev(tmp_path)
     bundle = console_bundle(make_bundle, dev, vol)
-    racers("file", dev / "console", "/vol/canary")
+    racers("file", dev / "console", "/run/canary")
     rt, env, count = _race_attempt(runtime, protected, "console-target")
     made, failures, landings = race(runtime, count, ("--console-socket", console_sink.path,
                                                      "-b", bundle),
@@ -371,14 +372,14 @@ def test_cve_2019_19921_and_2025_52881_racer(runtime, make_bundle, rootfs_copy, 
     """The image's /proc swapped with a symlink to /bad-proc, all the time, while the runtime
     mounts procfs there and then writes oom_score_adj through /proc. Where procfs lands on
     /bad-proc (unprotected), /proc may then be the image's directory, whose self/oom_score_adj
-    the attacker planted as a symlink to a host file (/vol/canary): the write goes there."""
+    the attacker planted as a symlink to a host file (/run/canary): the write goes there."""
     (rootfs_copy / "proc").rmdir()
     (rootfs_copy / "proc").mkdir()
     (rootfs_copy / "bad-proc").mkdir()
     (rootfs_copy / "proc.evil").symlink_to("/bad-proc")
     planted = rootfs_copy / "proc" / "self"
     planted.mkdir()
-    (planted / "oom_score_adj").symlink_to("/vol/canary")
+    (planted / "oom_score_adj").symlink_to("/run/canary")
 
     def edit(config):
         config["root"]["path"] = str(rootfs_copy)
