@@ -5,6 +5,12 @@ import os
 from pyrunc import config, mountopts, names, seccomp
 from pyrunc.config import HOOK_KINDS
 
+CHECKPOINT_ANNOTATION = "org.opencontainers.runtime-spec.features.pyrunc.checkpoint"
+
+
+def checkpoint_support():
+    from pyrunc.checkpoint import features as checkpoint_features
+    return checkpoint_features()
 
 
 def features():
@@ -18,7 +24,9 @@ def features():
         "ociVersionMax": config.OCI_VERSION_MAX,
         "hooks": list(HOOK_KINDS),
         "mountOptions": mount_options,
-        "annotations": {"org.opencontainers.runtime-spec.features.pyrunc.version": __version__},
+        "annotations": {"org.opencontainers.runtime-spec.features.pyrunc.version": __version__,
+                        # checkpoint/restore: "available (criu X)" or "unavailable: <reason>"
+                        CHECKPOINT_ANNOTATION: checkpoint_support()},
         "linux": {
             "namespaces": sorted(names.NAMESPACES),
             "capabilities": names.CAPABILITIES[:names.cap_last_cap() + 1],
