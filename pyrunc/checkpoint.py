@@ -140,13 +140,14 @@ def _descriptors(pid):
             link = os.readlink(f"/proc/{pid}/fd/{fd}")
             st = os.stat(f"/proc/{pid}/fd/{fd}")
             with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                mnt_id = next((int(line.split()[1]) for line in f
-                               if line.startswith("mnt_id:")), -1)
+                info = dict(line.split(":", 1) for line in f if ":" in line)
         except (FileNotFoundError, ProcessLookupError):
             continue  # a closed fd
+        mnt_id = int(info.get("mnt_id", "-1"))
         is_tty = stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) in _PTS_MAJORS
         out.append(criu_plan.descriptor(fd, link, mnt_id, st.st_ino, st.st_rdev, st.st_dev,
-                                        is_tty, mnt_id in in_container))
+                                        st.st_mode, int(info.get("flags", "0"), 8), is_tty,
+                                        mnt_id in in_container))
     return out
 
 
@@ -237,7 +238,8 @@ def _restore(c, o, reaper):
                 from pyrunc import terminal
                 terminal.set_size(master, process["consoleSize"].get("height", 0),
                                   process["consoleSize"].get("width", 0))
-        inherit = criu_plan.inherit_list(descriptors, tty_fd)
+        inherit = criu_plan.inherit_list(descriptors,
+                                         _replacements(descriptors, tty_fd, opened))
         net_path = config_mod.namespaces_of(config).get("network")
         if net_path:
             net_fd = os.open(net_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -296,6 +298,49 @@ def _wait_foreground(c, pid, master, reaper):
         if master is not None:
             os.close(master)
         c._delete_after_run()
+
+
+def _replacements(descriptors, tty_fd, opened):
+    """{dumped fd: our fd to take its place}: the new pty for a terminal; our own stdio for a
+    pipe (when it is one) or a file of the same kind and mode (CRIU checks the mode of what it
+    inherits); else the dumped file itself, opened again; else CRIU restores a pipe from its
+    images, and a file is an error. Fds opened here are added to opened."""
+    out = {}
+    for d in descriptors:
+        fd = d["fd"]
+        if not d.get("key") or fd in out:
+            continue
+        if d.get("tty"):
+            out[fd] = tty_fd
+            continue
+        try:
+            ours = os.fstat(fd).st_mode
+        except OSError:
+            ours = None
+        if d["key"].startswith("pipe:"):
+            out[fd] = fd if ours is not None and stat.S_ISFIFO(ours) else None
+        elif ours == d.get("mode"):
+            out[fd] = fd
+        else:
+            out[fd] = _reopen(d)
+            opened.append(out[fd])
+    return out
+
+
+def _reopen(d):
+    """The dumped init's file at fd d["fd"], opened again from its path."""
+    flags = d.get("flags", 0) & (os.O_ACCMODE | os.O_APPEND)
+    path = d["link"]
+    if not path.endswith(" (deleted)"):
+        try:
+            fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOCTTY)
+            if os.fstat(fd).st_mode == d.get("mode"):
+                return fd
+            os.close(fd)
+        except OSError:
+            pass
+    raise PyruncError(f"restore: the checkpointed process had {path} as fd {d['fd']}: "
+                      f"give it a file of the same mode as fd {d['fd']}, or keep that file")
 
 
 def _restore_child(rootfs, readonly, cgroup):

@@ -114,10 +114,10 @@ def restore_args(o, facts):
     return args
 
 
-def descriptor(fd, link, mnt_id, inode, rdev, dev, is_tty, in_container):
-    """What restore must know of one of the init's stdio fds: its /proc link, whether CRIU
-    must be told it is external on dump, and the key restore hands a replacement under
-    (None: CRIU restores it itself)."""
+def descriptor(fd, link, mnt_id, inode, rdev, dev, mode, flags, is_tty, in_container):
+    """What restore must know of one of the init's stdio fds: its /proc link, its file's mode
+    and open flags, whether CRIU must be told it is external on dump, and the key restore
+    hands a replacement under (None: CRIU restores it itself)."""
     if is_tty:
         key, external = f"tty[{rdev:x}:{dev:x}]", True
     elif link.startswith("pipe:"):
@@ -126,23 +126,21 @@ def descriptor(fd, link, mnt_id, inode, rdev, dev, is_tty, in_container):
         key, external = f"file[{mnt_id:x}:{inode:x}]", True
     else:
         key, external = None, False  # in the container's mounts, a socket, an anon inode
-    return {"fd": fd, "link": link, "key": key, "external": external, "tty": is_tty}
+    return {"fd": fd, "link": link, "key": key, "external": external, "tty": is_tty,
+            "mode": mode, "flags": flags}
 
 
-def inherit_list(descriptors, tty_fd=None):
-    """[(fd, key)] for restore: each key once (the first fd that had it), a tty from tty_fd
-    (the slave of the new pty) when there is one."""
+def inherit_list(descriptors, replacements):
+    """[(fd, key)] for restore: each key once (the first fd that had it), handed the fd
+    replacements[fd] of the dumped one (absent or None: CRIU restores it from the images)."""
     seen = set()
     out = []
     for d in descriptors:
         if not d.get("key") or d["key"] in seen:
             continue
         seen.add(d["key"])
-        if d.get("tty"):
-            if tty_fd is not None:
-                out.append((tty_fd, d["key"]))
-        else:
-            out.append((d["fd"], d["key"]))
+        if replacements.get(d["fd"]) is not None:
+            out.append((replacements[d["fd"]], d["key"]))
     return out
 
 
@@ -171,9 +169,11 @@ def last_error(log_text):
         if not line:
             continue
         last = line
-        body = line.split(") ", 1)[1] if line.startswith("(") and ") " in line else line
-        if body.startswith("Error (") and "): " in body:
-            errors.append(body.split("): ", 1)[1])
+        # "(00.123456)     27: Error (criu/files.c:1213): Unable to open fd=1 id=0x3": the
+        # time and the pid are there at -v4, neither in `criu check`'s output.
+        at = line.find("Error (")
+        if at >= 0 and "): " in line[at:]:
+            errors.append(line[at:].split("): ", 1)[1].strip())
     reasons = [e for e in errors if not e.startswith(("tun:", "Dumping FAILED",
                                                      "Restoring FAILED"))]
     if reasons:
