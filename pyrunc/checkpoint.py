@@ -24,6 +24,7 @@ from pyrunc.state import PAUSED, RUNNING
 # Unix98 pty slaves (/dev/pts/N): majors 136 to 143.
 _PTS_MAJORS = range(136, 144)
 CLONE_NEWNS = 0x00020000
+CONSOLE = "/dev/console"
 
 
 def _paths(o):
@@ -52,7 +53,7 @@ def checkpoint(container_id, root, o):
         _check_can_checkpoint(st, config)
         criu.require()
         pid = st.pid
-        facts = {"pid": pid, "mount_keys": _mount_keys(pid, config),
+        facts = {"pid": pid, "mount_keys": _mount_keys(pid, config) + _console_key(pid, config),
                  "descriptors": _descriptors(pid), "net_inode": _joined_net_inode(pid, config),
                  "freeze_cgroup": _freezer_dir(st)}
         args = criu_plan.dump_args(o, facts)
@@ -129,6 +130,14 @@ def _mount_keys(pid, config):
         if key in mounted and key not in keys:
             keys.append(key)
     return keys
+
+
+def _console_key(pid, config):
+    """/dev/console of a terminal container is a bind mount of its pty's slave, whose master
+    CRIU cannot find in the container: it is external, and restore binds the new pty there."""
+    if config.get("process", {}).get("terminal") and CONSOLE in _mount_ids(pid).values():
+        return [CONSOLE]
+    return []
 
 
 def _descriptors(pid):
@@ -246,8 +255,10 @@ def _restore(c, o, reaper):
             opened.append(net_fd)
             inherit.append((net_fd, criu_plan.NET_KEY))
         pidfile = os.path.join(st.dir, "criu.pid")
-        facts = {"rootfs": rootfs, "pidfile": pidfile, "inherit": inherit,
-                 "mounts": _restore_mounts(bundle, rootfs, config),
+        mounts = _restore_mounts(bundle, rootfs, config)
+        if tty_fd is not None and process.get("terminal"):
+            mounts.append((CONSOLE, os.ttyname(tty_fd)))
+        facts = {"rootfs": rootfs, "pidfile": pidfile, "inherit": inherit, "mounts": mounts,
                  "cgroup_roots": criu_plan.cgroup_roots(cgroup.paths, _mountpoints())}
         args = criu_plan.restore_args(o, facts)
         os.makedirs(o["work_path"], 0o700, exist_ok=True)
