@@ -265,6 +265,74 @@ def test_restore_into_another_cgroup_with_manage_cgroups_ignore(runtime, counter
     assert cgroup_dirs(first) == [] and cgroup_dirs(second) == []
 
 
+@needs_criu
+def test_a_paused_container_and_a_restore_in_the_foreground(runtime, counter_bundle, tmp_path):
+    # Paused: CRIU takes the frozen cgroup as it is. Restored without --detach: pyrunc waits
+    # for the container as `run` does, returns its status and deletes it.
+    bundle, data = counter_bundle()
+    name = cid("ck-fg")
+    start_counter(runtime, bundle, name)
+    counting(data, 3)
+    checked(runtime("pause", name), "pause")
+    assert runtime.state(name)["status"] == "paused"
+    images = tmp_path / "images"
+    checked(runtime("checkpoint", "--image-path", str(images), name, timeout=300), "checkpoint")
+    stopped_at = frozen_count(data)
+    pid_file = tmp_path / "restored.pid"
+    out = open(tmp_path / "restore.out", "wb")
+    restore = subprocess.Popen(runtime.cmd("restore", "--pid-file", str(pid_file),
+                                           "--image-path", str(images), "--bundle", bundle,
+                                           name), stdin=subprocess.DEVNULL, stdout=out,
+                               stderr=out)
+    out.close()
+    try:
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(),
+                          timeout=120), (tmp_path / "restore.out").read_text()
+        pid = int(pid_file.read_text())
+        assert runtime.state(name)["pid"] == pid
+        counting(data, stopped_at)
+        with open(f"/proc/{pid}/status") as f:  # the restored init is pyrunc's child
+            assert f"PPid:\t{restore.pid}\n" in f.read()
+        checked(runtime("kill", name, "KILL"), "kill")
+        assert restore.wait(timeout=60) == 137, (tmp_path / "restore.out").read_text()
+    finally:
+        if restore.poll() is None:
+            restore.kill()
+            restore.wait()
+    assert name not in runtime.ids()
+
+
+@needs_criu
+def test_a_joined_network_namespace_is_joined_again(runtime, counter_bundle, tmp_path):
+    netns = f"pyrck-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        path = f"/run/netns/{netns}"
+        inode = os.stat(path).st_ino
+
+        def edit(config):
+            for ns in config["linux"]["namespaces"]:
+                if ns["type"] == "network":
+                    ns["path"] = path
+        bundle, data = counter_bundle(edit=edit)
+        name = cid("ck-netns")
+        pid = start_counter(runtime, bundle, name)
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino == inode
+        counting(data, 3)
+        images = tmp_path / "images"
+        checked(runtime("checkpoint", "--image-path", str(images), name, timeout=300),
+                "checkpoint")
+        stopped_at = frozen_count(data)
+        checked(runtime("restore", "-d", "--image-path", str(images), "--bundle", bundle,
+                        name, timeout=300), "restore")
+        pid = pid_of(runtime, name)
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino == inode
+        counting(data, stopped_at)
+        checked(runtime("delete", "--force", name), "delete --force")
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
 def receive_master(server):
     server.settimeout(30)
     conn, _ = server.accept()
