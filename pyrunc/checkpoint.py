@@ -371,13 +371,25 @@ def _restore_child(rootfs, readonly, cgroup):
 
 def _restore_mounts(bundle, rootfs, config):
     """[(key, host source)] of the restore bundle's bind mounts (keys as checkpoint made
-    them: the destinations resolved in the rootfs)."""
+    them: the destinations resolved in the rootfs). Their mount points are made in the rootfs
+    as create makes them: CRIU mounts onto what is there, and a fresh rootfs (an engine's new
+    snapshot of the image) lacks the ones the first create made."""
+    from pyrunc import safepath
     mounts = _bind_mounts(config)
     out = []
-    for m, key in zip(mounts, _resolved_destinations(rootfs, mounts)):
-        source = m["source"] if m["source"].startswith("/") else os.path.join(bundle,
-                                                                              m["source"])
-        out.append((key, source))
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for m in mounts:
+            source = m["source"] if m["source"].startswith("/") else os.path.join(
+                bundle, m["source"])
+            try:
+                os.close(safepath.make_target(root_fd, m["destination"], os.path.isdir(source)))
+            except OSError as e:
+                raise ConfigError("mounts", f"{m['destination']}: cannot make the mount point: "
+                                  f"{e.strerror}") from None
+            out.append((safepath.resolve_in_root(root_fd, m["destination"]), source))
+    finally:
+        os.close(root_fd)
     return out
 
 

@@ -458,3 +458,60 @@ def test_checkpoint_is_refused_at_once_where_criu_cannot_run(runtime, make_bundl
     said = features["annotations"]["org.opencontainers.runtime-spec.features.pyrunc.checkpoint"]
     assert said == f"unavailable: criu check: {reason}", said
     checked(runtime("delete", "--force", name), "delete --force")
+
+
+# -- through containerd ---------------------------------------------------------------------------
+
+@needs_criu
+@pytest.mark.engine
+def test_ctr_task_checkpoint_and_container_restore(busybox_rootfs, tmp_path):
+    """containerd's runc shim runs `pyrunc checkpoint --image-path --work-path
+    [--leave-running]` for `ctr tasks checkpoint` and for `ctr containers checkpoint --task`
+    (the checkpoint image that `ctr containers restore` needs), and `pyrunc restore --detach
+    --pid-file --bundle ...` with its own pipes as stdio for `ctr containers restore --live`."""
+    from engineutil import Containerd, ok, running
+    image = "localhost/pyrunc-busybox:latest"
+    data = tmp_path / "data"
+    data.mkdir()
+    with running(Containerd()) as ctrd:
+        ctrd.import_rootfs(busybox_rootfs, image, ["/bin/sh"])
+        name = f"t{uuid.uuid4().hex[:10]}"
+        state_root = os.path.join(ctrd.pyrunc_root, ctrd.namespace)
+        checkpoint_ref = None
+        try:
+            ok(ctrd.ctr("run", "-d", "--mount", f"type=bind,src={data},dst=/data,"
+                        "options=rbind:rw", *ctrd.run_args(), image, name, "sh", "-c",
+                        COUNTER))
+            counting(data, 3)
+            images = tmp_path / "task-images"
+            ok(ctrd.ctr("tasks", "checkpoint", "--image-path", str(images), name, timeout=300))
+            assert (images / "inventory.img").exists()  # written by CRIU, through pyrunc
+            assert ok(ctrd.ctr("tasks", "ls")).stdout.split("\n")[1].split()[2] == "RUNNING"
+            checkpoint_ref = f"localhost/pyrunc-checkpoint-{name}:1"
+            ok(ctrd.ctr("containers", "checkpoint", "--task", "--image", name, checkpoint_ref,
+                        timeout=300))
+            ok(ctrd.ctr("tasks", "kill", "-s", "KILL", name))
+            assert wait_until(lambda: "STOPPED" in ctrd.ctr("tasks", "ls").stdout, timeout=30)
+            stopped_at = frozen_count(data)
+            ok(ctrd.ctr("tasks", "delete", name))
+            ok(ctrd.ctr("containers", "rm", name))
+            (data / "count").write_text("0\n")
+            ok(ctrd.ctr("containers", "restore", "--live", name, checkpoint_ref, timeout=300))
+            # From the checkpoint: the count starts again near where it was taken.
+            after = counting(data, 0)
+            assert after <= stopped_at, (after, stopped_at)
+            counting(data, after)
+            state = json.loads(subprocess.run([PYRUNC, "--root", state_root, "state", name],
+                                              capture_output=True, text=True, check=True).stdout)
+            assert state["status"] == "running", state
+            assert ok(ctrd.ctr("tasks", "ls")).stdout.split("\n")[1].split()[2] == "RUNNING"
+            result = ok(ctrd.ctr("tasks", "exec", "--exec-id", "e1", name, "cat",
+                                 "/data/count"))
+            assert int(result.stdout.strip()) >= after
+        finally:
+            ctrd.ctr("tasks", "kill", "-a", "-s", "KILL", name)
+            wait_until(lambda: "RUNNING" not in ctrd.ctr("tasks", "ls").stdout, timeout=30)
+            ctrd.ctr("tasks", "delete", "-f", name)
+            ctrd.ctr("containers", "rm", name)
+            if checkpoint_ref:
+                ctrd.ctr("images", "rm", checkpoint_ref)
