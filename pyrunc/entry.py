@@ -50,14 +50,14 @@ def _take_option(argv, i, table, into):
     name, eq, value = arg.partition("=")
     if name not in table:
         raise _NotFast()
-    dest, takes_value, _repeatable = table[name]
+    dest, takes_value, repeatable = table[name]
     if takes_value:
         if not eq:
             if i + 1 >= len(argv):
                 raise _NotFast()
             value = argv[i + 1]
             i += 1
-        into[dest] = value
+        into[dest] = into.get(dest, ()) + (value,) if repeatable else value
     else:
         if eq:
             raise _NotFast()
