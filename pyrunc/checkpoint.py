@@ -268,6 +268,9 @@ def _restore(c, o, reaper):
                      before_exec=lambda: _restore_child(rootfs, readonly, cgroup))
         finally:
             pid = _read_pid(pidfile)
+        if pid is None or state_mod.proc_start_time(pid) is None:
+            raise criu.CriuError(f"criu restore wrote no live pid to {pidfile} (log: "
+                                 f"{os.path.join(o['work_path'], criu_plan.LOG_NAMES['restore'])})")
         st.data["pid"] = pid
         st.data["pid_start"] = state_mod.proc_start_time(pid)[1]
         st.data["status_hint"] = RUNNING
