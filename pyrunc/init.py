@@ -5,7 +5,7 @@ joined. Nothing here returns to the caller: each process ends in execve or os._e
 """
 import os
 
-from pyrunc import native, process_setup, protocol
+from pyrunc import SPEC_VERSION, native, process_setup, protocol
 from pyrunc.seccomp import Listener as SeccompListener, uses_notify as seccomp_uses_notify
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
@@ -33,6 +33,7 @@ class Plan:
         self.is_exec = False
         self.root_fd = -1           # exec into a container without a mount namespace: its root
         self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
+        self.frozen_ok = False      # exec --ignore-paused: a frozen cgroup is waited for
         self.__dict__.update(fields)
 
     @property
@@ -263,6 +264,8 @@ def _import_child_modules(plan):
         from pyrunc import terminal  # noqa: F401
     if plan.config.get("hooks"):
         import subprocess  # noqa: F401
+    if plan.config.get("linux", {}).get("memoryPolicy"):
+        from pyrunc import mempolicy  # noqa: F401
 
 
 def _terminal(plan, chan):
@@ -293,7 +296,7 @@ def _joined(plan, kind):
 
 
 def _hook_state(plan, status):
-    return {"ociVersion": "1.0.2", "id": plan.container_id, "status": status,
+    return {"ociVersion": SPEC_VERSION, "id": plan.container_id, "status": status,
             "pid": os.getpid(), "bundle": plan.bundle,
             "annotations": plan.config.get("annotations") or {}}
 

@@ -3,10 +3,9 @@ OSError with the kernel's errno, so callers never look at -1 and errno themselve
 import errno
 import os
 
-from pyrunc import _native
-
-_ffi = _native.ffi
-_lib = _native.lib
+# The compiled module by its own name: `from pyrunc import _native` would go through the
+# package and read to tools as a cycle between pyrunc and pyrunc.native.
+from pyrunc._native import ffi as _ffi, lib as _lib
 
 # openat2 resolve flags (linux/openat2.h)
 RESOLVE_NO_XDEV = 0x01
@@ -112,6 +111,16 @@ def sched_setattr(policy, flags=0, nice=0, priority=0, runtime=0, deadline=0, pe
 
 def personality(persona):
     return _check(_lib.pr_personality(persona), "personality")
+
+
+def set_mempolicy(mode, node_words):
+    """mode (MPOL_* | MPOL_F_* flags) over the nodes whose bits are set in node_words (a list
+    of 64-bit words, node 0 the lowest bit of the first)."""
+    mask = _ffi.new("unsigned long[]", list(node_words) or [0])
+    # The kernel reads maxnode - 1 bits (an old off-by-one kept for compatibility): one more.
+    maxnode = 64 * len(node_words) + 1 if node_words else 0
+    _check(_lib.pr_set_mempolicy(mode, mask if node_words else _ffi.NULL, maxnode),
+           "set_mempolicy")
 
 
 def get_child_subreaper():
