@@ -277,10 +277,7 @@ def checkpoint(ctx, **options):
 @click.option("--pid-file", default=None, help="Write the restored init's pid to this file.")
 @click.option("--console-socket", default=None,
               help="Unix socket that receives the master of the restored container's pty.")
-# -no-subreaper: containerd's shim (go-runc) spells it with one dash, which runc's Go flag
-# parser takes.
-@click.option("--no-subreaper", "-no-subreaper", "no_subreaper", is_flag=True,
-              help="Do not become the restored init's parent.")
+@click.option("--no-subreaper", is_flag=True, help="Do not become the restored init's parent.")
 @click.option("--no-pivot", is_flag=True, help="Accepted for runc's command line (CRIU "
               "restores the root itself).")
 @click.pass_context

@@ -24,7 +24,7 @@ _CREATE = {
     "--preserve-fds": ("preserve_fds", True, False),
 }
 
-# checkpoint and restore: containerd's shim calls them too (with go-runc's spellings).
+# checkpoint and restore: containerd's shim calls them too.
 _CRIU = {
     "--image-path": ("image_path", True, False), "--work-path": ("work_path", True, False),
     "--tcp-established": ("tcp_established", False, False),
@@ -44,7 +44,6 @@ _RESTORE = dict(_CRIU, **{
     "-d": ("detach", False, False), "--detach": ("detach", False, False),
     "--pid-file": ("pid_file", True, False), "--console-socket": ("console_socket", True, False),
     "--no-subreaper": ("no_subreaper", False, False),
-    "-no-subreaper": ("no_subreaper", False, False),  # go-runc's spelling (Go's flag parser)
     "--no-pivot": ("no_pivot", False, False),
 })
 

@@ -8,8 +8,6 @@ from pyrunc import cli_table, commands, entry
 from pyrunc.cli import main_group
 
 FAST_VERBS = sorted(cli_table.COMMANDS)
-# Single-dash long options that engines written in Go pass (Go's flag parser takes them).
-GO_SPELLINGS = {"-no-subreaper"}
 
 
 def click_options(command):
@@ -81,8 +79,8 @@ def test_table_spellings_are_well_formed():
         (verb, cli_table.COMMANDS[verb][0]) for verb in FAST_VERBS]
     for where, table in tables:
         for spelling, entry_ in table.items():
-            assert spelling.startswith("--") or (len(spelling) == 2 and spelling[0] == "-") \
-                or spelling in GO_SPELLINGS, f"{where}: {spelling}"
+            assert spelling.startswith("--") or (len(spelling) == 2 and spelling[0] == "-"), \
+                f"{where}: {spelling}"
             assert "=" not in spelling
             assert len(entry_) == 3
 
@@ -155,3 +153,15 @@ def test_fast_parse_agrees_with_click(verb, prefer_long):
     for dest, value in click_o.items():
         if dest not in fast_o:
             assert not value, (dest, value)
+
+
+def test_go_runc_single_dash_spelling_of_restore():
+    """containerd's shim (go-runc) passes `restore ... -no-subreaper`, which runc's Go flag
+    parser takes: both front ends get --no-subreaper; elsewhere the word is left alone."""
+    argv = entry.go_spellings(["--root", "/r", "restore", "--image-path", "/i",
+                               "-no-subreaper", "--detach", "c1"])
+    assert argv[5] == "--no-subreaper"
+    verb, _g, o = entry.parse(argv)
+    assert verb == "restore" and o["no_subreaper"] is True and o["container_id"] == "c1"
+    exec_argv = ["exec", "c1", "prog", "-no-subreaper"]
+    assert entry.go_spellings(exec_argv) == exec_argv
