@@ -301,16 +301,17 @@ def _restore(c, o, reaper):
 
 
 def _wait_foreground(c, pid, master, reaper):
-    """Like `run`: wait for the restored init, then delete the container."""
+    """Like `run`: wait for the restored init (relaying its pty, which wait_foreground closes),
+    then delete the container."""
     try:
         if reaper is None:  # --no-subreaper: not our child, its status is not ours to read
+            if master is not None:
+                os.close(master)
             c.wait()
             return 0
         from pyrunc import foreground
         return foreground.wait_foreground(pid, master, reaper)
     finally:
-        if master is not None:
-            os.close(master)
         c._delete_after_run()
 
 

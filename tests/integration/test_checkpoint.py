@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import PYRUNC, read_until, wait_until
+from conftest import PYRUNC, read_until, run_on_pty, wait_until
 
 pytestmark = pytest.mark.cgroup
 
@@ -382,6 +382,43 @@ def test_a_container_with_a_terminal(runtime, counter_bundle, tmp_path):
         for fd in masters:
             os.close(fd)
     checked(runtime("delete", "--force", name), "delete --force")
+
+
+@needs_criu
+def test_a_terminal_container_restored_in_the_foreground_is_relayed(runtime, counter_bundle,
+                                                                   tmp_path):
+    # Without --console-socket and --detach, restore relays the new pty to its own terminal,
+    # as `run` does, and ends with the container.
+    script = ("i=0; while :; do i=$((i+1)); echo $i > /data/count; echo tick-$i; "
+              "[ $i -ge 60 ] && exit 3; sleep 0.1; done")
+
+    def edit(config):
+        config["process"]["terminal"] = True
+    bundle, data = counter_bundle(edit=edit, args=("sh", "-c", script))
+    name = cid("ck-ttyfg")
+    sock_path = str(tmp_path / "console.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(sock_path)
+        server.listen(1)
+        start_counter(runtime, bundle, name, "--console-socket", sock_path)
+        master = receive_master(server)
+        try:
+            read_until(master, b"tick-3", timeout=30)
+            checked(runtime("checkpoint", "--image-path", str(tmp_path / "images"), name,
+                            timeout=300), "checkpoint")
+        finally:
+            os.close(master)
+    finally:
+        server.close()
+    stopped_at = frozen_count(data)
+    assert stopped_at < 60
+    code, output = run_on_pty(runtime.cmd("restore", "--image-path", str(tmp_path / "images"),
+                                          "--bundle", bundle, name), timeout=300)
+    text = output.decode(errors="replace")
+    assert code == 3, text
+    assert f"tick-{stopped_at + 1}" in text and "tick-60" in text, text
+    assert name not in runtime.ids()
 
 
 # -- failures -------------------------------------------------------------------------------------
