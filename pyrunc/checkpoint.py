@@ -113,7 +113,7 @@ def _bind_mounts(config):
 
 def _resolved_destinations(root_path, mounts):
     """Each mount's destination as the kernel resolved it at mount time under root_path (the
-    container's /proc/PID/root, or a rootfs on the host): symlinks in the rootfs followed."""
+    container's /proc/PID/root): symlinks in the rootfs followed."""
     from pyrunc import safepath
     root_fd = os.open(root_path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
