@@ -233,6 +233,59 @@ def events(ctx, **options):
     _run(ctx, "events", **options)
 
 
+def _criu_options(f):
+    """The flags checkpoint and restore share (runc's)."""
+    for option in reversed([
+        click.option("--image-path", default=None,
+                     help="Directory of CRIU's images (default: ./checkpoint)."),
+        click.option("--work-path", default=None,
+                     help="Directory of CRIU's logs and work files (default: the image path)."),
+        click.option("--tcp-established", is_flag=True, help="Carry established TCP connections."),
+        click.option("--ext-unix-sk", is_flag=True, help="Allow external unix sockets."),
+        click.option("--shell-job", is_flag=True, help="Allow shell jobs (an external tty)."),
+        click.option("--file-locks", is_flag=True, help="Carry file locks."),
+        click.option("--manage-cgroups-mode", default=None,
+                     help="CRIU's cgroups mode: soft (default), full, strict or ignore."),
+        click.option("--empty-ns", multiple=True,
+                     help="A namespace to create empty (network; repeatable)."),
+        click.option("--lazy-pages", is_flag=True, help="Lazy migration (not supported)."),
+    ]):
+        f = option(f)
+    return f
+
+
+@main_group.command()
+@click.argument("container_id")
+@_criu_options
+@click.option("--parent-path", default=None,
+              help="Images of a previous pre-dump (relative to the image path).")
+@click.option("--leave-running", is_flag=True, help="Leave the container running.")
+@click.option("--pre-dump", is_flag=True, help="Dump memory only; the container runs on.")
+@click.option("--status-fd", default=None, help="For --lazy-pages (not supported).")
+@click.option("--page-server", default=None, help="For --lazy-pages (not supported).")
+@click.pass_context
+def checkpoint(ctx, **options):
+    """Checkpoint a running container with CRIU."""
+    _run(ctx, "checkpoint", **options)
+
+
+@main_group.command()
+@click.argument("container_id")
+@_criu_options
+@_bundle_option
+@click.option("-d", "--detach", is_flag=True, help="Return once the container is restored.")
+@click.option("--pid-file", default=None, help="Write the restored init's pid to this file.")
+@click.option("--console-socket", default=None,
+              help="Unix socket that receives the master of the restored container's pty.")
+@click.option("--no-subreaper", is_flag=True, help="Do not become the restored init's parent.")
+@click.option("--no-pivot", is_flag=True, help="Accepted for runc's command line (CRIU "
+              "restores the root itself).")
+@click.pass_context
+def restore(ctx, **options):
+    """Restore a container from a CRIU checkpoint."""
+    _run(ctx, "restore", **options)
+
+
 @main_group.group()
 def network():
     """Bridge networks (pyrunc.network annotation): list and inspect them."""

@@ -2,7 +2,8 @@
 click (in pyrunc.cli) is the definition; tests/unit/test_cli_table.py fails if this table
 drifts from it.
 
-option spelling -> (destination, takes a value, repeatable)
+option spelling -> (destination, takes a value, repeatable: its values collected in a tuple,
+as click's multiple=True gives them)
 """
 
 GLOBAL_OPTIONS = {
@@ -23,6 +24,29 @@ _CREATE = {
     "--no-new-keyring": ("no_new_keyring", False, False),
     "--preserve-fds": ("preserve_fds", True, False),
 }
+
+# checkpoint and restore: containerd's shim calls them too.
+_CRIU = {
+    "--image-path": ("image_path", True, False), "--work-path": ("work_path", True, False),
+    "--tcp-established": ("tcp_established", False, False),
+    "--ext-unix-sk": ("ext_unix_sk", False, False), "--shell-job": ("shell_job", False, False),
+    "--file-locks": ("file_locks", False, False),
+    "--manage-cgroups-mode": ("manage_cgroups_mode", True, False),
+    "--empty-ns": ("empty_ns", True, True), "--lazy-pages": ("lazy_pages", False, False),
+}
+_CHECKPOINT = dict(_CRIU, **{
+    "--parent-path": ("parent_path", True, False),
+    "--leave-running": ("leave_running", False, False),
+    "--pre-dump": ("pre_dump", False, False), "--status-fd": ("status_fd", True, False),
+    "--page-server": ("page_server", True, False),
+})
+_RESTORE = dict(_CRIU, **{
+    "-b": ("bundle", True, False), "--bundle": ("bundle", True, False),
+    "-d": ("detach", False, False), "--detach": ("detach", False, False),
+    "--pid-file": ("pid_file", True, False), "--console-socket": ("console_socket", True, False),
+    "--no-subreaper": ("no_subreaper", False, False),
+    "--no-pivot": ("no_pivot", False, False),
+})
 
 _EXEC = {
     "-p": ("process", True, False), "--process": ("process", True, False),
@@ -79,6 +103,8 @@ COMMANDS = {
     "events": ({"--interval": ("interval", True, False), "--stats": ("stats", False, False)},
                ("container_id",), {"interval": "5s"}),
     "update": (_UPDATE, ("container_id",), {}),
+    "checkpoint": (_CHECKPOINT, ("container_id",), {}),
+    "restore": (_RESTORE, ("container_id",), {}),
 }
 
 # Values click checks (its INT and Choice types): one the fast path finds outside these goes

@@ -252,6 +252,17 @@ def _indented(obj, depth=0):
     return jsonio.dumps(obj)
 
 
+def cmd_checkpoint(g, o):
+    from pyrunc import checkpoint
+    checkpoint.checkpoint(o["container_id"], _root(g), o)
+    return 0
+
+
+def cmd_restore(g, o):
+    from pyrunc import checkpoint
+    return checkpoint.restore(o["container_id"], _root(g), o)
+
+
 def _cgroup_verb(name):
     """A verb of pyrunc.cgroup_verbs, imported only when called."""
     def verb(g, o):
@@ -265,6 +276,7 @@ VERBS = {
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "spec": cmd_spec,
     "features": cmd_features, "network-ls": cmd_network_ls,
     "network-inspect": cmd_network_inspect,
+    "checkpoint": cmd_checkpoint, "restore": cmd_restore,
     **{name: _cgroup_verb(name) for name in ("update", "pause", "resume", "ps", "events")},
 }
 

@@ -75,6 +75,20 @@ def _take_option(argv, i, table, into):
     return i + 1
 
 
+# Spellings engines written in Go pass, which runc's Go flag parser takes: containerd's shim
+# (go-runc) gives restore "-no-subreaper".
+_GO_SPELLINGS = {"restore": {"-no-subreaper": "--no-subreaper"}}
+
+
+def go_spellings(argv):
+    """argv with the verb's Go-style single-dash long options spelled as pyrunc's."""
+    for verb, spellings in _GO_SPELLINGS.items():
+        if verb in argv:
+            at = argv.index(verb) + 1
+            return argv[:at] + [spellings.get(a, a) for a in argv[at:]]
+    return argv
+
+
 def main():
     # A pyrunc command lives for milliseconds and makes no garbage cycles worth collecting;
     # a collection in a forked child would also touch (and copy) every page of the heap.
@@ -82,7 +96,7 @@ def main():
     if "PYRUNC_TIMING" in os.environ:  # per-phase timing (pyrunc.timing), not imported when off
         from pyrunc import timing
         timing.begin("main")
-    argv = sys.argv[1:]
+    argv = go_spellings(sys.argv[1:])
     try:
         verb, g, options = parse(argv)
     except _NotFast:

@@ -7,6 +7,12 @@ from pyrunc.config import HOOK_KINDS
 # Annotations of config.json that change what a container is connected to on the host (a
 # value ending in "." is a prefix, as features.md says): pyrunc's bridge networks.
 POTENTIALLY_UNSAFE_ANNOTATIONS = ["pyrunc.network", "pyrunc.network."]
+CHECKPOINT_ANNOTATION = "org.opencontainers.runtime-spec.features.pyrunc.checkpoint"
+
+
+def checkpoint_support():
+    from pyrunc.checkpoint import features as checkpoint_features
+    return checkpoint_features()
 
 
 def features():
@@ -20,7 +26,9 @@ def features():
         "ociVersionMax": config.OCI_VERSION_MAX,
         "hooks": list(HOOK_KINDS),
         "mountOptions": mount_options,
-        "annotations": {"org.opencontainers.runtime-spec.features.pyrunc.version": __version__},
+        "annotations": {"org.opencontainers.runtime-spec.features.pyrunc.version": __version__,
+                        # checkpoint/restore: "available (criu X)" or "unavailable: <reason>"
+                        CHECKPOINT_ANNOTATION: checkpoint_support()},
         "potentiallyUnsafeConfigAnnotations": POTENTIALLY_UNSAFE_ANNOTATIONS,
         "linux": {
             "namespaces": sorted(names.NAMESPACES),

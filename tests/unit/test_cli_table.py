@@ -144,7 +144,9 @@ SAMPLE_VALUES = {"root": "/run/x", "log": "/tmp/l.log", "log_format": "json",
                  "cwd": "/srv", "env": "A=1", "user": "1:2", "cap": "CAP_CHOWN",
                  "format": "json", "interval": "2s", "resources": "-", "additional_gids": "5",
                  "process_label": "system_u:system_r:container_t:s0", "apparmor": "unconfined",
-                 "cgroup": "sub"}
+                 "cgroup": "sub", "image_path": "/img", "work_path": "/work",
+                 "parent_path": "../pre", "manage_cgroups_mode": "soft", "empty_ns": "network",
+                 "status_fd": "3", "page_server": "127.0.0.1:1"}
 # the value of each of runc update's flags (and the positionals after the id, if any)
 SAMPLE_VALUES.update({dest: "100" for _s, (dest, _v, _r) in cli_table.COMMANDS["update"][0].items()
                       if dest not in SAMPLE_VALUES})
@@ -219,3 +221,15 @@ def test_fast_parse_agrees_with_click_on_shapes(argv):
 def test_shapes_the_fast_parser_leaves_to_click(argv):
     with pytest.raises(entry._NotFast):
         entry.parse(argv)
+
+
+def test_go_runc_single_dash_spelling_of_restore():
+    """containerd's shim (go-runc) passes `restore ... -no-subreaper`, which runc's Go flag
+    parser takes: both front ends get --no-subreaper; elsewhere the word is left alone."""
+    argv = entry.go_spellings(["--root", "/r", "restore", "--image-path", "/i",
+                               "-no-subreaper", "--detach", "c1"])
+    assert argv[5] == "--no-subreaper"
+    verb, _g, o = entry.parse(argv)
+    assert verb == "restore" and o["no_subreaper"] is True and o["container_id"] == "c1"
+    exec_argv = ["exec", "c1", "prog", "-no-subreaper"]
+    assert entry.go_spellings(exec_argv) == exec_argv
