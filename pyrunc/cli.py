@@ -216,6 +216,17 @@ def events(ctx, **options):
     _run(ctx, "events", **options)
 
 
+@main_group.command()
+@click.argument("container_id", required=False)
+@_bundle_option
+@click.option("--format", "format", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def explain(ctx, **options):
+    """What create will do with a bundle (--bundle, nothing is made), or what was done to a
+    container or a failed create/start/exec of that id: plan, warnings, exit, post-mortems."""
+    _run(ctx, "explain", **options)
+
+
 @main_group.group()
 def network():
     """Bridge networks (pyrunc.network annotation): list and inspect them."""

@@ -179,6 +179,20 @@ def exec_process(o, st):
     return process
 
 
+def cmd_explain(g, o):
+    from pyrunc import explain
+    container_id = o.get("container_id")
+    if o.get("bundle") or not container_id:
+        result = explain.explain_bundle(o.get("bundle") or ".", container_id or "<id>")
+    else:
+        result = explain.explain_container(_root(g), container_id)
+    if o.get("format") == "json":
+        sys.stdout.write(jsonio.dumps(result, indent=2) + "\n")
+    else:
+        sys.stdout.write(explain.render(result))
+    return 0
+
+
 def cmd_features(g, o):
     from pyrunc.features import features
     sys.stdout.write(_indented(features()) + "\n")
@@ -225,7 +239,7 @@ def _cgroup_verb(name):
 VERBS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "spec": cmd_spec,
-    "features": cmd_features, "network-ls": cmd_network_ls,
+    "features": cmd_features, "explain": cmd_explain, "network-ls": cmd_network_ls,
     "network-inspect": cmd_network_inspect,
     **{name: _cgroup_verb(name) for name in ("update", "pause", "resume", "ps", "events")},
 }

@@ -96,10 +96,10 @@ class ContainerCgroup:
                                       "on this host")
                 continue
             if planned:
-                d = PlannedDir(d.version)
+                d = PlannedDir(d.version, d.path)
             out += [(d, name, value, field)
                     for name, value, field in module.writes(resources, d, updating)]
-        v2_dir = PlannedDir(2) if planned else CgroupDir(self.unified, 2)
+        v2_dir = PlannedDir(2, self.unified) if planned else CgroupDir(self.unified, 2)
         out += [(v2_dir, name, value, field)
                 for name, value, field in unified.writes(resources, available,
                                                          self.unified is not None)]
@@ -163,6 +163,23 @@ class ContainerCgroup:
             device_filter.install(self.unified, rules)
         else:
             log.debug("no devices controller on this host: device rules not applied")
+
+    def planned_writes(self, resources, linux_devices=()):
+        """What create's apply() will write, computed from the same lists without touching
+        anything: [(directory, file, value, field)] in order. On a pure v2 host the device
+        rules become one eBPF program, listed as one entry. For `pyrunc explain`."""
+        out = [(d.path, name, value, field)
+               for d, name, value, field in self._writes(resources, planned=True)]
+        rules = self._device_rules(resources, linux_devices)
+        field = "linux.resources.devices"
+        if self._v1("devices"):
+            from pyrunc.cgroups import device_rules
+            out += [(self._v1("devices"), name, line, field)
+                    for name, line in device_rules.v1_writes(rules)]
+        elif self.unified is not None and self.pure_v2:
+            out.append((self.unified, "eBPF device program (BPF_CGROUP_DEVICE)",
+                        f"{len(rules)} rules", field))
+        return out
 
     # -- directories and membership --------------------------------------------------------------
 
