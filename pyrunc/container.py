@@ -441,6 +441,9 @@ class Container:
         try:
             st.load()
             status = st.status()
+            if status == STOPPED and st.pid:
+                from pyrunc import exitrecord
+                exitrecord.observe(st)  # kill is often the first to see the init gone
             if status in (STOPPED, CREATING) and not all_processes:
                 raise StateError("container not running")
             signalled = ()

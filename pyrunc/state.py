@@ -216,10 +216,11 @@ class ContainerState:
             return False
 
     def oci_state(self):
-        """The runtime-spec state object with runc's extra fields."""
+        """The runtime-spec state object with runc's extra fields, and once the init is gone
+        how it ended (exitStatus or exitSignal, oomKilled)."""
         status = self.status()
         d = self.data
-        return {
+        state = {
             "ociVersion": OCI_VERSION,
             "id": self.id,
             "pid": d.get("pid", 0) if status not in (STOPPED,) else 0,
@@ -230,6 +231,11 @@ class ContainerState:
             "owner": d.get("owner", ""),
             "annotations": d.get("annotations") or {},
         }
+        if status == STOPPED and d.get("pid"):
+            # How the init ended, recorded the first time pyrunc sees it gone (exitrecord.py).
+            from pyrunc import exitrecord
+            state.update(exitrecord.state_keys(exitrecord.observe(self)))
+        return state
 
 
 def flock_within(fd, timeout, on_busy=None):
