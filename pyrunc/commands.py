@@ -257,16 +257,41 @@ def run_verb(verb, g, o):
             reserve_caller_fds(int(o.get("preserve_fds") or 0))
         return VERBS[verb](g, o) or 0
     except PyruncError as e:
-        return _fail(g, str(e), e.exit_code)
+        return _fail(g, _with_postmortem(verb, g, o, e, str(e)), e.exit_code)
     except KeyboardInterrupt:
         return 130
     except OSError as e:
         if g.get("debug"):
             raise
         text = e.strerror or str(e)
-        return _fail(g, f"{text}: {e.filename}" if e.filename else text, 1)
+        text = f"{text}: {e.filename}" if e.filename else text
+        return _fail(g, _with_postmortem(verb, g, o, e, text), 1)
     finally:
         log.configure()
+
+
+# The verbs whose failures are kept as post-mortems (postmortem.py), and the errors that are
+# not a failure of the container named: a taken or malformed id, a missing container, usage.
+POSTMORTEM_VERBS = ("create", "run", "start", "exec")
+_NOT_POSTMORTEMS = ("ContainerExistsError", "InvalidIdError", "ContainerNotFoundError",
+                    "UsageError", "SystemdUnavailableError")
+
+
+def _with_postmortem(verb, g, o, exc, message):
+    """Keep the failure's post-mortem; the message then says where to read it."""
+    container_id = o.get("container_id")
+    if verb not in POSTMORTEM_VERBS or not container_id or \
+            type(exc).__name__ in _NOT_POSTMORTEMS:
+        return message
+    from pyrunc import postmortem
+    protocol = sys.modules.get("pyrunc.protocol")  # imported only by the init path
+    root = _root(g)
+    if postmortem.record(root, verb, container_id, exc, getattr(protocol, "REACHED", ()),
+                         o.get("trace"), message) is None:
+        return message
+    rootless = state_mod.is_rootless(g.get("rootless"))
+    where = "" if root == state_mod.default_root(rootless) else f" --root {root}"
+    return f"{message} (post-mortem: pyrunc{where} explain {container_id})"
 
 
 def _fail(g, message, code):

@@ -94,9 +94,9 @@ class Container:
             console = terminal.connect_console_socket(console_socket)
         st = self.state
         st.make()
-        protocol.checkpoint("state-dir")
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
         try:
+            protocol.checkpoint("state-dir")  # in the try: a failure here removes the dir too
             namespaces = config_mod.namespaces_of(config)
             cgroup_paths = cgroup.paths if cgroup else {}
             st.data = {

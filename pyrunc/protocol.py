@@ -149,8 +149,14 @@ def raise_if_error(message):
                         message.get("errno", 0))
 
 
+# The checkpoints this process has passed, for a post-mortem (postmortem.py).
+REACHED = []
+
+
 def checkpoint(step):
-    """A named step of the parent on the init path (container.py, spawn.py). It does nothing:
-    it is the seam where the tests' double of pyrunc (tests/pyrunc_faulty.py) kills the
-    parent, which the installed runtime has no way to do. Callers look it up as
-    protocol.checkpoint at each call so that the double's replacement is the one called."""
+    """A named step of the parent on the init path (container.py, spawn.py). It only notes
+    the step (a failure's post-mortem says how far the parent got): it is the seam where the
+    tests' double of pyrunc (tests/pyrunc_faulty.py) kills the parent, which the installed
+    runtime has no way to do. Callers look it up as protocol.checkpoint at each call so that
+    the double's replacement is the one called."""
+    REACHED.append(step)

@@ -18,6 +18,9 @@ DEFAULT_ROOT = "/run/pyrunc"
 OCI_VERSION = "1.0.2"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
+# The ring of post-mortems under the state root (postmortem.py): '@' is not allowed in an id,
+# so it is never a container.
+POSTMORTEMS = "@postmortems"
 
 _ID_EXTRA_CHARS = frozenset("_+-.")
 
@@ -273,7 +276,7 @@ def list_ids(root):
         names = os.listdir(root)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)))
+    return sorted(n for n in names if n != POSTMORTEMS and os.path.isdir(os.path.join(root, n)))
 
 
 def utc_now():

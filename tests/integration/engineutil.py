@@ -20,7 +20,7 @@ import tomllib
 import uuid
 from pathlib import Path
 
-from conftest import live_processes
+from conftest import containers_in, live_processes
 
 REPO = Path(__file__).resolve().parents[2]
 SNIPPETS = REPO / "scripts" / "engines"
@@ -304,7 +304,7 @@ class Containerd(Daemon):
         problems = []
         left = os.listdir(self.pyrunc_root) if os.path.isdir(self.pyrunc_root) else []
         for namespace_dir in left:
-            states = os.listdir(os.path.join(self.pyrunc_root, namespace_dir))
+            states = containers_in(os.path.join(self.pyrunc_root, namespace_dir))
             if states:
                 problems.append(f"pyrunc state left in {self.pyrunc_root}/{namespace_dir}: "
                                 f"{states}")

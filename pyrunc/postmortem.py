@@ -1,0 +1,164 @@
+"""Post-mortems: why a `create`, `run`, `start` or `exec` failed, kept after the command (and
+the container it was making) is gone, for `pyrunc explain ID` to show when the engine that
+called pyrunc swallowed the message.
+
+They live in a bounded ring under the state root, <root>/@postmortems/, one JSON file a
+failure: the last MAX_RECORDS failures and at most MAX_BYTES in all (the oldest go first).
+'@' is not allowed in a container id, so the ring is never taken for a container: the id of a
+failed create stays free, `list` does not show it, `delete` never meets it. A record holds the
+verb, the failing step, errno, the config field, the one-line message, the checkpoints the
+parent had reached (protocol.py) and, with a trace (trace.py), its last lines.
+
+Recording never fails the command: a ring that cannot be written loses that post-mortem, and
+the error the user sees is the real one.
+"""
+import os
+import time
+
+from pyrunc import jsonio
+from pyrunc.state import POSTMORTEMS as DIR_NAME, utc_now
+MAX_RECORDS = 32
+MAX_BYTES = 256 * 1024
+MAX_TEXT = 2000      # characters kept of a message
+TRACE_LINES = 20     # last lines of the trace kept
+_ID_IN_NAME = 100    # characters of the id in the file name (the record holds all of it)
+
+# The step a failure is put at when the error carries none of its own.
+_DEFAULT_STEPS = {
+    "ConfigError": "validating the config",
+    "CgroupError": "cgroups",
+    "CgroupsLeftError": "cgroups",
+    "HookError": "hooks",
+    "NetworkError": "network",
+    "SettingsError": "network settings",
+    "InitTimeout": "waiting for the init",
+    "LockBusyError": "taking the container's lock",
+    "StateError": "checking the container's state",
+}
+
+
+# The config field behind a step of the init path (init.py, process_setup.py names the steps),
+# for errors that carry a step and no field.
+_STEP_FIELDS = (
+    ("executable", "process.args"), ("exec", "process.args"), ("cwd", "process.cwd"),
+    ("rlimits", "process.rlimits"), ("user", "process.user"),
+    ("capabilities", "process.capabilities"), ("noNewPrivileges", "process.noNewPrivileges"),
+    ("oomScoreAdj", "process.oomScoreAdj"), ("seccomp", "linux.seccomp"),
+    ("ioPriority", "process.ioPriority"), ("terminal", "process.terminal"),
+    ("mounting the rootfs", "mounts"), ("read-only and masked paths",
+                                        "linux.readonlyPaths, linux.maskedPaths"),
+    ("sethostname", "hostname"), ("setdomainname", "domainname"),
+    ("createContainer hooks", "hooks.createContainer"),
+    ("waiting for prestart and createRuntime hooks", "hooks.prestart, hooks.createRuntime"),
+    ("creating the user namespace", "linux.uidMappings"), ("setting time offsets",
+                                                           "linux.timeOffsets"),
+)
+
+
+def field_of_step(step):
+    """The config field a failing step of the init path points at, or None."""
+    if not step:
+        return None
+    if step.startswith("sysctl "):
+        return "linux.sysctl." + step[len("sysctl "):]
+    if step.startswith("joining the ") and step.endswith(" namespace"):
+        return f"linux.namespaces.{step.split()[2]}.path"
+    for prefix, field in _STEP_FIELDS:
+        if step == prefix or step.startswith(prefix + " "):
+            return field
+    return None
+
+
+def ring_dir(root):
+    return os.path.join(root, DIR_NAME)
+
+
+def describe(verb, container_id, exc, checkpoints=(), trace_path=None, message=None):
+    """The record for a failure (a plain dict); message: the one line the user was shown,
+    when it is not str(exc)."""
+    step = getattr(exc, "step", None) or _DEFAULT_STEPS.get(type(exc).__name__, verb)
+    record = {
+        "id": container_id,
+        "verb": verb,
+        "time": utc_now(),
+        "error": type(exc).__name__,
+        "message": (message or str(exc))[:MAX_TEXT],
+        "step": step,
+        "errno": getattr(exc, "errno", 0) or 0,
+        "field": getattr(exc, "field", None) or field_of_step(step),
+        "checkpoints": list(checkpoints),
+    }
+    if trace_path:
+        record["trace"] = _last_lines(trace_path, TRACE_LINES)
+    return record
+
+
+def record(root, verb, container_id, exc, checkpoints=(), trace_path=None, message=None):
+    """Keep the post-mortem of a failed verb; returns its path, or None if it could not be
+    written."""
+    data = jsonio.dumps(describe(verb, container_id, exc, checkpoints, trace_path,
+                                 message)).encode()
+    directory = ring_dir(root)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{container_id[:_ID_IN_NAME]}.json"
+        path = os.path.join(directory, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        prune(directory)
+        return path
+    except OSError:
+        return None
+
+
+def prune(directory, max_records=MAX_RECORDS, max_bytes=MAX_BYTES):
+    """Remove the oldest records beyond the ring's bounds (two pruning at once is fine)."""
+    entries = []
+    for name in sorted(os.listdir(directory)):
+        try:
+            entries.append((name, os.stat(os.path.join(directory, name)).st_size))
+        except FileNotFoundError:
+            continue
+    total = sum(size for _name, size in entries)
+    while entries and (len(entries) > max_records or total > max_bytes):
+        name, size = entries.pop(0)
+        total -= size
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+
+
+def for_id(root, container_id):
+    """The post-mortems of container_id, newest first."""
+    found = []
+    directory = ring_dir(root)
+    try:
+        names = sorted(os.listdir(directory), reverse=True)
+    except OSError:
+        return []
+    for name in names:
+        if not name.endswith(".json") or container_id[:_ID_IN_NAME] not in name:
+            continue
+        try:
+            with open(os.path.join(directory, name), "rb") as f:
+                data = jsonio.loads(f.read())
+        except (OSError, ValueError):
+            continue
+        if data.get("id") == container_id:
+            found.append(data)
+    return found
+
+
+def _last_lines(path, count):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line[:500] for line in lines[-count:]]
