@@ -234,8 +234,10 @@ class ContainerState:
             "owner": d.get("owner", ""),
             "annotations": d.get("annotations") or {},
         }
-        if status == STOPPED and d.get("pid"):
-            # How the init ended, recorded the first time pyrunc sees it gone (exitrecord.py).
+        if status == STOPPED and d.get("pid") and os.path.exists(
+                os.path.join(self.dir, STATE_FILE)):
+            # How the init ended, recorded the first time pyrunc sees it gone (exitrecord.py);
+            # not once delete has removed the directory (its poststop hooks' state).
             from pyrunc import exitrecord
             state.update(exitrecord.state_keys(exitrecord.observe(self)))
         return state
