@@ -47,6 +47,8 @@ def _create_options(f):
         click.option("--no-new-keyring", is_flag=True, help="Keep the caller's session keyring."),
         click.option("--preserve-fds", type=int, default=0,
                      help="Pass this many extra fds (from 3) to the container."),
+        click.option("--trace", default=None,
+                     help="Write every primitive of the init path to this file (JSON lines)."),
     ]):
         f = option(f)
     return f

@@ -21,6 +21,7 @@ _CREATE = {
     "--no-pivot": ("no_pivot", False, False),
     "--no-new-keyring": ("no_new_keyring", False, False),
     "--preserve-fds": ("preserve_fds", True, False),
+    "--trace": ("trace", True, False),
 }
 
 # verb -> (options, positional argument names; a name ending in '?' is optional)

@@ -33,7 +33,8 @@ def cmd_create(g, o):
     from pyrunc.container import Container
     Container.create(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
                      o.get("pid_file"), o.get("no_pivot", False), o.get("no_new_keyring", False),
-                     int(o.get("preserve_fds") or 0), state_mod.is_rootless(g.get("rootless")))
+                     int(o.get("preserve_fds") or 0), state_mod.is_rootless(g.get("rootless")),
+                     o.get("trace"))
     return 0
 
 
@@ -42,7 +43,8 @@ def cmd_run(g, o):
     return Container.run(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
                          o.get("pid_file"), o.get("no_pivot", False),
                          o.get("no_new_keyring", False), int(o.get("preserve_fds") or 0),
-                         o.get("detach", False), state_mod.is_rootless(g.get("rootless")))
+                         o.get("detach", False), state_mod.is_rootless(g.get("rootless")),
+                         o.get("trace"))
 
 
 def cmd_start(g, o):
@@ -286,8 +288,10 @@ def _with_postmortem(verb, g, o, exc, message):
     from pyrunc import postmortem
     protocol = sys.modules.get("pyrunc.protocol")  # imported only by the init path
     root = _root(g)
+    tracer = sys.modules.get("pyrunc.trace")  # imported only when tracing
+    trace_path = tracer.last_path() if tracer else None
     if postmortem.record(root, verb, container_id, exc, getattr(protocol, "REACHED", ()),
-                         o.get("trace"), message) is None:
+                         trace_path, message) is None:
         return message
     rootless = state_mod.is_rootless(g.get("rootless"))
     where = "" if root == state_mod.default_root(rootless) else f" --root {root}"

@@ -28,6 +28,7 @@ class Container:
 
     def __init__(self, container_id, root=state_mod.DEFAULT_ROOT):
         self.state = state_mod.ContainerState(root, container_id)
+        self.trace_path = None  # create --trace FILE (trace.py)
 
     @property
     def id(self):
@@ -47,10 +48,12 @@ class Container:
     @classmethod
     def create(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
                pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0,
-               rootless=None):
+               rootless=None, trace=None):
         """Create the container: its init waits on the exec fifo, state `created`. rootless
-        (default: when not root) leaves cgroups alone and maps ids as an unprivileged user."""
+        (default: when not root) leaves cgroups alone and maps ids as an unprivileged user.
+        trace: a file for the trace of every primitive of the init path (trace.py)."""
         c = cls(container_id, root)
+        c.trace_path = trace
         c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                   foreground=False, rootless=rootless)
         return c
@@ -95,7 +98,12 @@ class Container:
         st = self.state
         st.make()
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
+        tracing = _trace_file(self.trace_path, config, bundle)
         try:
+            if tracing:
+                from pyrunc import trace
+                trace.install(tracing, os.path.realpath(os.path.join(bundle,
+                                                                     config["root"]["path"])))
             protocol.checkpoint("state-dir")  # in the try: a failure here removes the dir too
             namespaces = config_mod.namespaces_of(config)
             cgroup_paths = cgroup.paths if cgroup else {}
@@ -110,6 +118,8 @@ class Container:
                 "cgroups_created": cgroup.missing() if cgroup else [],
                 "config": config,
             }
+            if tracing:
+                st.data["trace"] = tracing
             if "mount" not in namespaces:
                 # The init's mounts will land in our own mount table, on a bind of the rootfs
                 # onto itself: delete (or this create's failure) takes them off again.
@@ -200,6 +210,9 @@ class Container:
             self._destroy(made_cgroups, poststop=_is_hook_failure(e))
             raise
         finally:
+            if tracing:
+                from pyrunc import trace
+                trace.uninstall()  # the children keep theirs
             if console is not None:
                 console.close()
             st.unlock()
@@ -324,10 +337,11 @@ class Container:
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
             pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False,
-            rootless=None):
+            rootless=None, trace=None):
         """create + start. In the foreground, wait for the container's process, forward
         signals to it, remove the container and return its exit status."""
         c = cls(container_id, root)
+        c.trace_path = trace
         if detach:  # _create refuses a terminal without a console socket here
             c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                       foreground=False, rootless=rootless)
@@ -642,6 +656,16 @@ def list_containers(root=state_mod.DEFAULT_ROOT):
 # -- helpers ---------------------------------------------------------------------------------------
 
 NETWORK_ANNOTATION = "pyrunc.network"
+TRACE_ANNOTATION = "pyrunc.trace"
+
+
+def _trace_file(option, config, bundle):
+    """--trace FILE (from our cwd), else the bundle's pyrunc.trace annotation (from the
+    bundle); None: no trace, and trace.py is not even imported."""
+    if option:
+        return os.path.abspath(option)
+    annotated = (config.get("annotations") or {}).get(TRACE_ANNOTATION)
+    return os.path.join(bundle, annotated) if annotated else None
 
 
 def _asks_for_network(annotations):

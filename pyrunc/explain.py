@@ -48,7 +48,8 @@ def flag_names(flags):
 class Planner:
     """Builds the steps for one config; add() keeps them in order."""
 
-    def __init__(self, config, bundle, container_id, host=None, rootless=None):
+    def __init__(self, config, bundle, container_id, host=None, rootless=None,
+                 cgroups_made=None):
         self.config = config
         self.bundle = bundle
         self.container_id = container_id
@@ -60,6 +61,8 @@ class Planner:
                            for ns in self.linux.get("namespaces") or []}
         self.host = host  # hierarchies (cgroups.hierarchies()), or None to read the host's
         self.rootless = os.geteuid() != 0 if rootless is None else rootless
+        # An existing container's own cgroups (state.json): planned as made, not as found.
+        self.cgroups_made = set(cgroups_made or ())
         self.steps = []
 
     def add(self, who, op, text, field="", **args):
@@ -114,10 +117,17 @@ class Planner:
                                                         self.container_id, self.host))
         where = "linux.cgroupsPath" if self.linux.get("cgroupsPath") else "(default /<id>)"
         for key, path in cgroup.paths.items():
-            exists = os.path.isdir(path)
+            exists = os.path.isdir(path) and path not in self.cgroups_made
             self.add("parent", "cgroup-mkdir", f"mkdir {path}" + (" (exists already: used, "
                      "never removed)" if exists else ""), where, path=path,
                      hierarchy=key or "unified")
+            if not exists and "cpuset" in key.split(","):
+                # A new v1 cpuset takes no task until it has cpus and mems (cpuset.inherit).
+                for name in ("cpuset.cpus", "cpuset.mems"):
+                    value = _read(os.path.join(os.path.dirname(path), name))
+                    self.add("parent", "cgroup-write", f"write {value!r} to {path}/{name} "
+                             "(the parent's: a new cpuset has none)", "", path=f"{path}/{name}",
+                             value=value)
         resources = self.linux.get("resources") or {}
         for directory, name, value, field in cgroup.planned_writes(
                 resources, self.linux.get("devices") or []):
@@ -190,8 +200,9 @@ class Planner:
             self._mount("init", f"make / {flag_names(flags)} (the host does not see our "
                         "mounts)", "linux.rootfsPropagation" if shared else "", None, "/",
                         None, flags)
+        # The container's / to be: the trace names it so too (trace._where).
         self._mount("init", f"bind the rootfs {self.rootfs} onto itself (pivot_root needs a "
-                    "mount point)", "root.path", self.rootfs, self.rootfs, None, MS_BIND | MS_REC)
+                    "mount point)", "root.path", "/", "/", None, MS_BIND | MS_REC)
         dev_is_bound = False
         for i, m in enumerate(self.config.get("mounts") or []):
             self._config_mount(i, m)
@@ -281,6 +292,8 @@ class Planner:
         else:
             self.add("init", "pivot_root", f"pivot_root into {self.rootfs}, then detach the "
                      "old root", "root.path")
+            self._mount("init", "make the old root slave,rec (its detach must not reach the "
+                        "host)", "", None, ".", None, MS_SLAVE | MS_REC)
 
     def _uts_and_sysctl(self):
         for key in ("hostname", "domainname"):
@@ -294,6 +307,10 @@ class Planner:
         if (self.config.get("root") or {}).get("readonly"):
             self._remount("root.readonly", "/", MS_RDONLY)
         for i, path in enumerate(self.linux.get("readonlyPaths") or []):
+            if not os.path.lexists(self._host_view(path)):
+                self.add("init", "note", f"read-only {path}: absent here, nothing to do",
+                         f"linux.readonlyPaths[{i}]")
+                continue
             self._mount("init", f"read-only: bind {path} on itself", f"linux.readonlyPaths[{i}]",
                         path, path, None, MS_BIND | MS_REC)
             self._remount(f"linux.readonlyPaths[{i}]", path, MS_RDONLY)
@@ -381,6 +398,14 @@ class Planner:
                      kind=kind, path=hook.get("path"))
 
 
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().rstrip("\n")
+    except OSError:
+        return ""
+
+
 def _clone_name(kind):
     return {"mount": "CLONE_NEWNS", "network": "CLONE_NEWNET"}.get(kind, f"CLONE_NEW{kind.upper()}")
 
@@ -419,7 +444,8 @@ def summary(config):
     return out
 
 
-def explain_config(config, bundle, container_id="<id>", host=None, rootless=None):
+def explain_config(config, bundle, container_id="<id>", host=None, rootless=None,
+                   cgroups_made=None):
     """The whole answer for a config: steps, summary, warnings (a plain dict). host: the
     cgroup hierarchies to plan for (default: this host's); rootless: default, when not root."""
     return {
@@ -427,7 +453,7 @@ def explain_config(config, bundle, container_id="<id>", host=None, rootless=None
         "id": container_id,
         "warnings": configlint.warnings(config),
         "summary": summary(config),
-        "steps": Planner(config, bundle, container_id, host, rootless).build(),
+        "steps": Planner(config, bundle, container_id, host, rootless, cgroups_made).build(),
     }
 
 
@@ -445,6 +471,64 @@ def explain_bundle(bundle, container_id="<id>"):
     return result
 
 
+# -- the plan beside the trace ------------------------------------------------------------------
+
+# plan op -> trace op, for the primitives both name with the same arguments.
+MATCHED_OPS = {"mount": "mount", "unshare": "unshare", "setns": "setns", "mknod": "mknod",
+               "cgroup-write": "cgroup-write", "cgroup-mkdir": "mkdir", "cgroup-join":
+               "cgroup-join", "pivot_root": "pivot_root", "chroot": "chroot",
+               "sethostname": "sethostname", "setdomainname": "setdomainname",
+               "setrlimit": "setrlimit", "seccomp": "seccomp", "execve": "execve"}
+
+
+def _key(op, d):
+    if op == "mount":
+        return (d.get("target"), d.get("fstype") or "")
+    if op in ("mknod", "mkdir", "cgroup-mkdir"):
+        return d.get("path")
+    if op == "cgroup-write":
+        return (d.get("path"), d.get("value"))
+    if op in ("unshare",):
+        return d.get("flags")
+    if op in ("setns", "setrlimit"):
+        return d.get("kind")
+    if op == "execve":
+        return tuple(d.get("args") or ())
+    return None
+
+
+def match(steps, events):
+    """Hold the plan beside the trace: each step of MATCHED_OPS gets the traced events that
+    did it (step["traced"]), taken in order (for a mount, the traced flags must hold the
+    planned ones: a remount adds the flags the kernel locks). Returns the traced events of
+    those ops that no step planned."""
+    used = set()
+    for step in steps:
+        op = MATCHED_OPS.get(step["op"])
+        if op is None:
+            continue
+        key = _key(step["op"], step)
+        for i, event in enumerate(events):
+            if i in used or event.get("op") != op or _key(op, event) != key:
+                continue
+            if op == "mount" and step.get("flags", 0) & ~event.get("flags", 0):
+                continue
+            used.add(i)
+            step["traced"] = [event]
+            break
+    # mkdir also makes mount points and the state dir: details, not the plan's business.
+    wanted = set(MATCHED_OPS.values()) - {"mkdir"}
+    return [e for i, e in enumerate(events) if i not in used and e.get("op") in wanted]
+
+
+def describe_event(event):
+    args = {k: v for k, v in event.items() if k not in ("op", "pid", "who", "result", "us")}
+    if event.get("op") == "mount":
+        args["flags"] = flag_names(args.get("flags") or 0)
+    return f"{event.get('who')} {event.get('pid')}: {event.get('op')} {args} -> " \
+           f"{event.get('result')} ({event.get('us', 0)} us)"
+
+
 def explain_container(root, container_id):
     """An existing container (its plan, state and, once its init is gone, how it ended) and
     the post-mortems of failed verbs on that id; an id with only post-mortems (a create that
@@ -460,11 +544,18 @@ def explain_container(root, container_id):
         return {"id": container_id, "postmortems": postmortems}
     st.load()
     oci = st.oci_state()
-    result = explain_config(st.data.get("config") or {}, st.data.get("bundle", ""), container_id)
+    result = explain_config(st.data.get("config") or {}, st.data.get("bundle", ""), container_id,
+                            rootless=not st.data.get("cgroup_paths"),
+                            cgroups_made=st.data.get("cgroups_created"))
     result["container"] = oci
     if oci["status"] == state_mod.STOPPED:
         result["exit"] = exitrecord.load(st.dir) or {}
     result["postmortems"] = postmortems
+    if st.data.get("trace"):
+        from pyrunc import trace
+        events = trace.read(st.data["trace"])
+        result["trace_file"] = st.data["trace"]
+        result["trace_unmatched"] = [describe_event(e) for e in match(result["steps"], events)]
     return result
 
 
@@ -503,8 +594,8 @@ def render(result):
             lines.append(f"  {WHO_TITLES.get(who, who)}:")
         field = f"   [{step['field']}]" if step.get("field") else ""
         lines.append(f"    {step['text']}{field}")
-        for t in step.get("trace") or []:
-            lines.append(f"      did: {t}")
+        for event in step.get("traced") or []:
+            lines.append(f"      did: {describe_event(event)}")
     s = result.get("summary")
     if s:
         lines.append("process:")

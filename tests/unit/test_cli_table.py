@@ -110,7 +110,7 @@ def _click_parse(global_argv, verb, verb_argv):
 
 SAMPLE_VALUES = {"root": "/run/x", "log": "/tmp/l.log", "log_format": "json",
                  "rootless": "false", "bundle": "/srv/b", "console_socket": "/tmp/c.sock",
-                 "pid_file": "/tmp/p.pid", "preserve_fds": "2"}
+                 "pid_file": "/tmp/p.pid", "preserve_fds": "2", "trace": "/tmp/t.jsonl"}
 
 
 def _argv_using(table, prefer_long):
