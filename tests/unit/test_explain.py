@@ -105,9 +105,9 @@ def test_effective_capability_not_permitted():
     assert fields_of(warnings) == ["process.capabilities.effective"]
 
 
-@pytest.mark.parametrize("limit, warned", [(1 << 20, True), (configlint.MEMORY_FLOOR - 1, True),
-                                           (configlint.MEMORY_FLOOR, False), (1 << 30, False),
-                                           (-1, False)])
+@pytest.mark.parametrize("limit, warned", [
+    (256 << 10, True), (configlint.MEMORY_FLOOR - 1, True), (configlint.MEMORY_FLOOR, False),
+    (1 << 30, False), (-1, False)])
 def test_memory_limit_below_the_runtime_floor(limit, warned):
     warnings = lint(lambda c: c["linux"]["resources"].update(memory={"limit": limit}))
     assert fields_of(warnings) == (["linux.resources.memory.limit"] if warned else [])
@@ -143,7 +143,7 @@ def test_several_problems_are_all_reported():
     def edit(c):
         c["linux"]["rootPropagation"] = "shared"
         c["process"]["capabilities"]["ambient"] = ["CAP_KILL"]
-        c["linux"]["resources"]["memory"] = {"limit": 1 << 20}
+        c["linux"]["resources"]["memory"] = {"limit": 512 << 10}
     assert fields_of(lint(edit)) == ["linux.rootPropagation", "process.capabilities.ambient",
                                      "linux.resources.memory.limit"]
 
