@@ -129,8 +129,13 @@ class Planner:
                              "(the parent's: a new cpuset has none)", "", path=f"{path}/{name}",
                              value=value)
         resources = self.linux.get("resources") or {}
+        from pyrunc.cgroups.manager import DEVICE_PROGRAM
         for directory, name, value, field in cgroup.planned_writes(
                 resources, self.linux.get("devices") or []):
+            if name == DEVICE_PROGRAM:
+                self.add("parent", "cgroup-device-program", f"attach an eBPF device program "
+                         f"({value} rules) to {directory}", field, path=directory, rules=value)
+                continue
             self.add("parent", "cgroup-write", f"write {value!r} to {directory}/{name}", field,
                      path=f"{directory}/{name}", value=value)
         return cgroup
@@ -475,7 +480,8 @@ def explain_bundle(bundle, container_id="<id>"):
 
 # plan op -> trace op, for the primitives both name with the same arguments.
 MATCHED_OPS = {"mount": "mount", "unshare": "unshare", "setns": "setns", "mknod": "mknod",
-               "cgroup-write": "cgroup-write", "cgroup-mkdir": "mkdir", "cgroup-join":
+               "cgroup-write": "cgroup-write", "cgroup-device-program": "cgroup-device-program",
+               "cgroup-mkdir": "mkdir", "cgroup-join":
                "cgroup-join", "pivot_root": "pivot_root", "chroot": "chroot",
                "sethostname": "sethostname", "setdomainname": "setdomainname",
                "setrlimit": "setrlimit", "seccomp": "seccomp", "execve": "execve"}
@@ -484,7 +490,7 @@ MATCHED_OPS = {"mount": "mount", "unshare": "unshare", "setns": "setns", "mknod"
 def _key(op, d):
     if op == "mount":
         return (d.get("target"), d.get("fstype") or "")
-    if op in ("mknod", "mkdir", "cgroup-mkdir"):
+    if op in ("mknod", "mkdir", "cgroup-mkdir", "cgroup-device-program"):
         return d.get("path")
     if op == "cgroup-write":
         return (d.get("path"), d.get("value"))

@@ -98,6 +98,7 @@ def _primitives():
     import resource
 
     from pyrunc import native, process_setup
+    from pyrunc.cgroups import device_filter
     from pyrunc.cgroups.files import CgroupDir
     from pyrunc.cgroups.manager import ContainerCgroup
     from pyrunc.names import NAMESPACES
@@ -139,6 +140,8 @@ def _primitives():
         (CgroupDir, "write", "cgroup-write", lambda self, name, value, field: {
             "path": f"{self.path}/{name}", "value": value, "field": field}),
         (ContainerCgroup, "join", "cgroup-join", lambda self, pid: {"process": pid}),
+        (device_filter, "install", "cgroup-device-program", lambda path, rules: {
+            "path": path, "rules": len(rules)}),
     )
 
 

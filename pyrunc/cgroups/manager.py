@@ -18,6 +18,8 @@ CREATE_ATTEMPTS = 5
 # Where the parent cgroups pyrunc made are marked (parents.py); read here so that a delete with
 # nothing marked does not import that module.
 PARENT_MARKS = "/run/pyrunc-cgroups"
+# planned_writes' name for the v2 device filter, which is a program rather than a file.
+DEVICE_PROGRAM = "(eBPF device program)"
 
 
 def _controllers():
@@ -177,8 +179,7 @@ class ContainerCgroup:
             out += [(self._v1("devices"), name, line, field)
                     for name, line in device_rules.v1_writes(rules)]
         elif self.unified is not None and self.pure_v2:
-            out.append((self.unified, "eBPF device program (BPF_CGROUP_DEVICE)",
-                        f"{len(rules)} rules", field))
+            out.append((self.unified, DEVICE_PROGRAM, len(rules), field))
         return out
 
     # -- directories and membership --------------------------------------------------------------
