@@ -486,6 +486,10 @@ class Container:
             # A created container that was paused reads as paused: no poststop for it, as for
             # a created one (start removes the exec fifo; a paused started one has none).
             never_started = status == PAUSED and os.path.exists(st.fifo_path)
+            if st.data.get("status_hint", CREATING) == CREATING:
+                # The create never finished and nobody holds its lock: its pyrunc died.
+                from pyrunc import postmortem
+                postmortem.record_unfinished_create(st.root, self.id, st.data)
             self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED) and not never_started,
                           strict=True)
         finally:

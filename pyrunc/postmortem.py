@@ -114,6 +114,22 @@ def record(root, verb, container_id, exc, checkpoints=(), trace_path=None, messa
         return None
 
 
+def record_unfinished_create(root, container_id, data):
+    """A create whose pyrunc died (killed by its engine's timeout, the OOM killer...) leaves no
+    error behind: `delete` finds its state at `creating` with nobody holding the lock, and
+    keeps what the state dir tells of how far it got."""
+    from pyrunc.errors import PyruncError
+    progress = ["state-dir"]
+    if data.get("cgroup_paths") is not None:
+        progress.append("state.json written")
+    if data.get("pid"):
+        progress.append(f"init forked (pid {data['pid']})")
+    exc = PyruncError("create did not finish: the pyrunc that ran it died or was killed before "
+                      "the container was created (found by delete)")
+    exc.step = "create did not finish"
+    return record(root, "create", container_id, exc, progress)
+
+
 def prune(directory, max_records=MAX_RECORDS, max_bytes=MAX_BYTES):
     """Remove the oldest records beyond the ring's bounds (two pruning at once is fine)."""
     entries = []

@@ -48,6 +48,22 @@ def test_a_failure_at_each_checkpoint_leaves_a_postmortem(runtime, make_bundle, 
     assert f"the parent had reached: {', '.join(pm['checkpoints'])}" in text
 
 
+@pytest.mark.parametrize("step", ["state-dir", "init-pid", "cgroup-joined"])
+def test_a_killed_create_is_found_by_delete(runtime, make_bundle, step):
+    """The double SIGKILLs itself there (PYRUNC_TEST_KILL_AT): no error is ever printed, and
+    the delete --force an engine then runs keeps the post-mortem."""
+    cid = f"pm-killed-{step}"
+    bundle = make_bundle(("true",))
+    result = runtime.faulty()("create", "--bundle", bundle, cid,
+                              env=dict(__import__("os").environ, PYRUNC_TEST_KILL_AT=step))
+    assert result.returncode == -9
+    runtime("delete", "--force", cid, check=True)
+    assert_gone(runtime, cid)
+    [pm] = postmortems(runtime, cid)
+    assert pm["step"] == "create did not finish" and "died or was killed" in pm["message"]
+    assert ("init forked" in pm["checkpoints"][-1]) == (step != "state-dir")
+
+
 def test_the_id_is_free_for_the_next_create(runtime, make_bundle):
     bundle = make_bundle(("sleep", "100"))
     faulty = runtime.faulty()
