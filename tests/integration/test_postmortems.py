@@ -4,6 +4,7 @@ pyrunc keeps them: a failure injected by the tests' double at every checkpoint o
 init path. Each time: the one-line error names where to look, `pyrunc explain ID` shows the
 step, errno and field, the id is free again, `list` shows nothing, nothing is left behind."""
 import json
+import os
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_a_failure_at_each_checkpoint_leaves_a_postmortem(runtime, make_bundle, 
     cid = f"pm-{step}"
     bundle = make_bundle(("true",))
     result = runtime.faulty()("create", "--bundle", bundle, cid,
-                              env=dict(__import__("os").environ, PYRUNC_TEST_FAIL_AT=step))
+                              env=dict(os.environ, PYRUNC_TEST_FAIL_AT=step))
     err = one_line(result)
     assert f"injected failure at checkpoint {step!r}" in err
     assert err.endswith(f"(post-mortem: pyrunc --root {runtime.root} explain {cid})")
@@ -55,7 +56,7 @@ def test_a_killed_create_is_found_by_delete(runtime, make_bundle, step):
     cid = f"pm-killed-{step}"
     bundle = make_bundle(("true",))
     result = runtime.faulty()("create", "--bundle", bundle, cid,
-                              env=dict(__import__("os").environ, PYRUNC_TEST_KILL_AT=step))
+                              env=dict(os.environ, PYRUNC_TEST_KILL_AT=step))
     assert result.returncode == -9
     runtime("delete", "--force", cid, check=True)
     assert_gone(runtime, cid)
@@ -67,7 +68,7 @@ def test_a_killed_create_is_found_by_delete(runtime, make_bundle, step):
 def test_the_id_is_free_for_the_next_create(runtime, make_bundle):
     bundle = make_bundle(("sleep", "100"))
     faulty = runtime.faulty()
-    env = dict(__import__("os").environ, PYRUNC_TEST_FAIL_AT="ready")
+    env = dict(os.environ, PYRUNC_TEST_FAIL_AT="ready")
     one_line(faulty("create", "--bundle", bundle, "pm-again", env=env))
     runtime("create", "--bundle", bundle, "pm-again", check=True)
     assert runtime.ids() == ["pm-again"]

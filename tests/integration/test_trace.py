@@ -4,6 +4,7 @@ by the process the plan says, in the plan's order, and nothing of those kinds wa
 plan did not say (explain.match). The trace's fd never reaches the container's program."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_the_annotation_traces_every_container_of_the_bundle(runtime, make_bundl
     bundle = make_bundle(("true",), edit)
     runtime("create", "--bundle", bundle, "trace-annotated", check=True)
     trace = os.path.join(bundle, "trace.jsonl")
-    assert any(e["op"] == "pivot_root" for e in lines(__import__("pathlib").Path(trace)))
+    assert any(e["op"] == "pivot_root" for e in lines(Path(trace)))
     runtime("delete", "--force", "trace-annotated", check=True)
 
 
