@@ -105,6 +105,9 @@ LIBC_STARTUP = ("execve", "brk", "mmap", "munmap", "mprotect", "arch_prctl", "op
                 "pread64", "close", "newfstatat", "set_tid_address", "set_robust_list",
                 "rseq", "prlimit64", "exit_group")
 ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
+# The engines' default profile as this host has it (containers-common's, which podman and
+# CRI-O load): what a profile denies of what it allows is worth a look.
+DEFAULT_PROFILE = "/usr/share/containers/seccomp.json"
 
 
 def warnings(config):
@@ -236,6 +239,32 @@ def seccomp_action_of(seccomp, name):
             continue
         action = rule.get("action")
     return action
+
+
+def default_profile_allows(path=DEFAULT_PROFILE):
+    """The syscalls the default profile allows whatever the arguments, capabilities and
+    architecture (its conditional rules left out); None without the file."""
+    from pyrunc import jsonio
+    try:
+        with open(path, "rb") as f:
+            profile = jsonio.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    allowed = set()
+    for rule in profile.get("syscalls") or []:
+        if rule.get("action") in ALLOWING and not rule.get("args") and \
+                not rule.get("includes") and not rule.get("excludes"):
+            allowed.update(rule.get("names") or [])
+    return allowed
+
+
+def seccomp_denied_vs_default(seccomp, path=DEFAULT_PROFILE):
+    """The syscalls the default profile allows and this one does not (sorted); None without
+    the default profile."""
+    allowed = default_profile_allows(path)
+    if allowed is None:
+        return None
+    return sorted(n for n in allowed if seccomp_action_of(seccomp, n) not in ALLOWING)
 
 
 def seccomp_denied_at_startup(seccomp):

@@ -446,6 +446,9 @@ def summary(config):
             "denied at libc start-up": [f"{n} ({a})" for n, a in
                                         configlint.seccomp_denied_at_startup(seccomp)],
         }
+        denied = configlint.seccomp_denied_vs_default(seccomp)
+        if denied is not None:
+            out["seccomp"][f"denied that {configlint.DEFAULT_PROFILE} allows"] = denied
     return out
 
 

@@ -3,6 +3,7 @@
 (pyrunc/explain.py). The plan against what the init path really does is checked with the trace
 in tests/integration/test_explain.py."""
 import copy
+import json
 
 import pytest
 
@@ -137,6 +138,20 @@ def test_seccomp_denying_what_libc_needs_at_start(seccomp, denied):
     assert fields_of(warnings) == (["linux.seccomp"] if denied else [])
     if denied:
         assert denied[0] in warnings[0]["message"]
+
+
+def test_seccomp_against_the_default_profile(tmp_path):
+    reference = tmp_path / "default.json"
+    reference.write_text(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read", "write", "ptrace"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1,
+                                                                  "op": "SCMP_CMP_EQ"}]},
+        {"names": ["bpf"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_BPF"]}}]}))
+    mine = {"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["ptrace", "clone", "bpf"], "action": "SCMP_ACT_ERRNO"}]}
+    # conditional rules of the default do not count; ptrace is allowed there and denied here
+    assert configlint.seccomp_denied_vs_default(mine, str(reference)) == ["ptrace"]
+    assert configlint.seccomp_denied_vs_default(mine, str(tmp_path / "none")) is None
 
 
 def test_several_problems_are_all_reported():
