@@ -106,7 +106,7 @@ def save(st, record):
     from pyrunc.state import write_atomic
     fd = None
     try:
-        if st._lock_fd is None:
+        if not st.locked:
             fd = os.open(st.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if os.path.exists(os.path.join(st.dir, "state.json")):

@@ -467,15 +467,17 @@ def explain_config(config, bundle, container_id="<id>", host=None, rootless=None
 
 def explain_bundle(bundle, container_id="<id>"):
     """Load and validate the bundle's config as create does (a config create would refuse is
-    refused here with the same error), then explain it. The warnings are taken before
-    validation drops null members."""
+    refused here with the same error), then explain it. The warnings are about the config as
+    written (validation drops null members), once it is known to be well-formed."""
+    import copy
+
     from pyrunc import config as config_mod
     bundle = os.path.abspath(bundle)
     config = config_mod.load_bundle_config(bundle)
-    lint = configlint.warnings(config)
+    as_written = copy.deepcopy(config)
     config_mod.validate(config, bundle)
     result = explain_config(config, bundle, container_id)
-    result["warnings"] = lint
+    result["warnings"] = configlint.warnings(as_written)
     return result
 
 

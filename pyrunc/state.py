@@ -151,6 +151,11 @@ class ContainerState:
             raise
         self._lock_fd = fd
 
+    @property
+    def locked(self):
+        """Whether this process holds the container's lock."""
+        return self._lock_fd is not None
+
     def unlock(self):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
