@@ -1,7 +1,8 @@
 """`pyrunc explain --bundle` through the installed command: it makes nothing (no state, no
 cgroup, no mount), prints the plan and warnings as text or JSON, and refuses a config create
 would refuse with the same one-line error. The plan's content is unit-tested
-(tests/unit/test_explain.py) and checked against what create does in test_trace.py. (Not test_explain.py: the unit tests have that name.)"""
+(tests/unit/test_explain.py, whose module name this one must not take) and checked against
+what create does in test_trace.py."""
 import json
 
 from conftest import cgroup_dirs, host_mounts_mentioning
