@@ -11,6 +11,9 @@ The Python API, for orchestrators that would rather not shell out:
 Names are loaded lazily so that `pyrunc` the command starts fast.
 """
 __version__ = "0.1.0"
+# The runtime-spec version pyrunc reports in state, hook state, seccomp notify messages and
+# `pyrunc spec`: the version whose behaviour it implements (features reports the range it reads).
+SPEC_VERSION = "1.0.2"
 
 __all__ = ["Container", "list_containers", "PyruncError", "ConfigError", "InitError",
            "StateError", "ContainerNotFoundError", "ContainerExistsError", "InvalidIdError"]

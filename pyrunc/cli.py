@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pyrunc import __version__, commands
+from pyrunc import SPEC_VERSION, __version__, commands
 
 
 def _run(ctx, verb, **options):
@@ -24,7 +24,8 @@ def _run(ctx, verb, **options):
 @click.option("--systemd-cgroup", is_flag=True, help="Use systemd for cgroups (not available yet).")
 @click.option("--rootless", default="auto", help="Rootless mode: true, false or auto.")
 @click.version_option(__version__, "-v", "--version", prog_name="pyrunc",
-                      message="pyrunc version %(version)s\nspec: 1.0.2 (config.json 1.0.0 to 1.x accepted)")
+                      message="pyrunc version %(version)s\nspec: " + SPEC_VERSION +
+                      " (config.json 1.0.0 to 1.x accepted)")
 @click.pass_context
 def main_group(ctx, **global_options):
     """pyrunc: a runc-compatible OCI container runtime."""

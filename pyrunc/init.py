@@ -5,7 +5,7 @@ joined. Nothing here returns to the caller: each process ends in execve or os._e
 """
 import os
 
-from pyrunc import native, process_setup, protocol
+from pyrunc import SPEC_VERSION, native, process_setup, protocol
 from pyrunc.seccomp import Listener as SeccompListener, uses_notify as seccomp_uses_notify
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
@@ -293,7 +293,7 @@ def _joined(plan, kind):
 
 
 def _hook_state(plan, status):
-    return {"ociVersion": "1.0.2", "id": plan.container_id, "status": status,
+    return {"ociVersion": SPEC_VERSION, "id": plan.container_id, "status": status,
             "pid": os.getpid(), "bundle": plan.bundle,
             "annotations": plan.config.get("annotations") or {}}
 

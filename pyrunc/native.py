@@ -3,10 +3,9 @@ OSError with the kernel's errno, so callers never look at -1 and errno themselve
 import errno
 import os
 
-from pyrunc import _native
-
-_ffi = _native.ffi
-_lib = _native.lib
+# The compiled module by its own name: `from pyrunc import _native` would go through the
+# package and read to tools as a cycle between pyrunc and pyrunc.native.
+from pyrunc._native import ffi as _ffi, lib as _lib
 
 # openat2 resolve flags (linux/openat2.h)
 RESOLVE_NO_XDEV = 0x01

@@ -2,7 +2,7 @@
 import errno as errno_mod
 import os
 
-from pyrunc import jsonio
+from pyrunc import SPEC_VERSION, jsonio
 from pyrunc.errors import ConfigError
 
 ACTIONS = {
@@ -136,7 +136,7 @@ class Listener:
     def send(self, notify_fd):
         import _socket
         import struct
-        message = {"ociVersion": "1.0.2", "fds": ["seccompFd"], "pid": self.state.get("pid", 0),
+        message = {"ociVersion": SPEC_VERSION, "fds": ["seccompFd"], "pid": self.state.get("pid", 0),
                    "metadata": self.metadata, "state": self.state}
         try:
             self.sock.sendmsg([jsonio.dumps(message).encode()],

@@ -1,4 +1,5 @@
 """The default config.json written by `pyrunc spec`, the same shape `runc spec` gives."""
+from pyrunc import SPEC_VERSION
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -9,7 +10,7 @@ READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 
 def default_spec(rootless=False):
     spec = {
-        "ociVersion": "1.0.2",
+        "ociVersion": SPEC_VERSION,
         "process": {
             "terminal": True,
             "user": {"uid": 0, "gid": 0},

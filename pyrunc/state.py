@@ -4,18 +4,16 @@ commands on it, the atomically written state.json, and the live status read from
 Layout: <root>/<id>/state.json, <root>/<id>/exec.fifo (only while `created`). The lock is an
 flock on the <id> directory itself, so locks of different containers never meet.
 """
-import errno
 import fcntl
 import os
 import time
 
-from pyrunc import jsonio
+from pyrunc import SPEC_VERSION, jsonio
 
 from pyrunc.errors import (ContainerExistsError, ContainerNotFoundError, InvalidIdError,
                            PyruncError)
 
 DEFAULT_ROOT = "/run/pyrunc"
-OCI_VERSION = "1.0.2"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
 # The ring of post-mortems under the state root (postmortem.py): '@' is not allowed in an id,
@@ -229,7 +227,7 @@ class ContainerState:
         status = self.status()
         d = self.data
         state = {
-            "ociVersion": OCI_VERSION,
+            "ociVersion": SPEC_VERSION,
             "id": self.id,
             "pid": d.get("pid", 0) if status not in (STOPPED,) else 0,
             "status": status,
@@ -291,6 +289,3 @@ def utc_now():
     ns = time.time_ns()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
-
-def is_missing(err):
-    return err.errno in (errno.ENOENT, errno.ESRCH)

@@ -1,6 +1,7 @@
 """Block I/O: linux.resources.blockIO on v1 (blkio.*, the BFQ files when the kernel has no CFQ)
 and on v2 (io.bfq.weight or io.weight, io.max), and the blkio part of `events --stats`."""
 from pyrunc.cgroups import values
+from pyrunc.cgroups.files import CgroupError
 from pyrunc.errors import ConfigError
 
 NAME = "blkio"   # v1 subsystem
@@ -50,11 +51,25 @@ def writes(resources, d, updating=False):
     return _v2(weight, leaf, devices, throttles, d)
 
 
+def _weight_file(d, names, weight, devices):
+    """The first of names the cgroup has, when the config sets a weight at all. Weights need an
+    I/O scheduler that has them (BFQ; CFQ before Linux 5.0): without one the kernel offers no
+    weight file, and a write would only say EACCES (cgroupfs cannot create files)."""
+    if weight is None and all(w is None for _dev, _field, w, _lw in devices):
+        return names[0]
+    for name in names:
+        if d.exists(name):
+            return name
+    field = F + ".weight" if weight is not None else next(
+        f + ".weight" for _dev, f, w, _lw in devices if w is not None)
+    raise CgroupError(field, f"this host's kernel has no {' or '.join(names)} (no I/O scheduler "
+                      "with weights, such as BFQ, on its disks): no block I/O weight can be set")
+
+
 def _v1(weight, leaf, devices, throttles, d):
     out = []
     # Kernels since 5.0 have no CFQ, so blkio.weight is gone; BFQ's files take the same values.
-    bfq = d.exists("blkio.bfq.weight") and not d.exists("blkio.weight")
-    weight_file = "blkio.bfq.weight" if bfq else "blkio.weight"
+    weight_file = _weight_file(d, ("blkio.weight", "blkio.bfq.weight"), weight, devices)
     if weight is not None:
         out.append((weight_file, str(weight), F + ".weight"))
     if leaf is not None:
@@ -71,9 +86,9 @@ def _v1(weight, leaf, devices, throttles, d):
 
 def _v2(weight, leaf, devices, throttles, d):
     out = []
-    bfq = d.exists("io.bfq.weight")
     if leaf is not None or any(lw is not None for *_, lw in devices):
         raise ConfigError(F + ".leafWeight", "cgroup v2 has no leaf weights")
+    bfq = _weight_file(d, ("io.bfq.weight", "io.weight"), weight, devices) == "io.bfq.weight"
     if weight is not None:
         out.append(("io.bfq.weight", str(weight), F + ".weight") if bfq else
                    ("io.weight", f"default {weight_to_io_weight(weight)}", F + ".weight"))

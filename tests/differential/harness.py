@@ -32,12 +32,13 @@ import tempfile
 import time
 import uuid
 
+from cgroup_tree import remove_cgroup_tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(HERE, "probe.sh")
 TABLE = os.path.join(HERE, "expected_differences.yaml")
 CONFIGS = os.path.join(HERE, "configs")
 RUNC = "/usr/sbin/runc"
-CGROUP_ROOT = "/sys/fs/cgroup"
 PR_SET_CHILD_SUBREAPER = 36
 STEP_TIMEOUT = 30
 EXIT_TIMEOUT = 10
@@ -549,21 +550,6 @@ class Table:
 
 # -- one config, both runtimes ----------------------------------------------------------------
 
-def cleanup_cgroups(cid):
-    """Remove cgroups named after the container (runc's and pyrunc's default /<id>, and the
-    placeholders' paths, which all end in the id) in every hierarchy; they are ours."""
-    for top, dirs, _files in os.walk(CGROUP_ROOT):
-        if os.path.basename(top) == cid:
-            for sub, _d, _f in sorted(os.walk(top), key=lambda t: -t[0].count("/")):
-                try:
-                    os.rmdir(sub)
-                except OSError:
-                    pass
-            dirs[:] = []
-        elif top.count("/") > CGROUP_ROOT.count("/") + 4:
-            dirs[:] = []
-
-
 class Harness:
     def __init__(self, pyrunc, runc=RUNC, table=None, workdir=None, keep=False):
         from pyrunc.builtin_rootfs import ensure_bundle
@@ -611,7 +597,9 @@ class Harness:
                                         placeholders)
                 runs[name] = Lifecycle(name, binary, self.roots[name], bundle, cid,
                                        self.reaper).run()
-                cleanup_cgroups(cid)
+                # runc's and pyrunc's default /<id> and the placeholders' paths all end in
+                # the id; they are ours
+                remove_cgroup_tree(cid, depth=4)
             runc, pyrunc = runs["runc"], runs["pyrunc"]
             diffs = compare(runc, pyrunc)
             both_ran = not runc.refused and not pyrunc.refused
@@ -639,15 +627,7 @@ class Harness:
                     subprocess.run([binary, "--root", root, "delete", "--force", cid],
                                    capture_output=True, timeout=STEP_TIMEOUT)
                 shutil.rmtree(root, ignore_errors=True)
-        for top, dirs, _f in os.walk(CGROUP_ROOT):
-            if os.path.basename(top) == "pyrunc-differential":
-                try:
-                    os.rmdir(top)
-                except OSError:
-                    pass
-                dirs[:] = []
-            elif top.count("/") > CGROUP_ROOT.count("/") + 2:
-                dirs[:] = []
+        remove_cgroup_tree("pyrunc-differential", depth=2)
         if not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.reaper.reap()

@@ -20,6 +20,7 @@ import tomllib
 import uuid
 from pathlib import Path
 
+from cgroup_tree import remove_cgroup_tree  # noqa: F401 - also imported from here by test_cri, capture
 from conftest import containers_in, live_processes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +33,6 @@ PYRUNC = shutil.which("pyrunc") or "/usr/local/bin/pyrunc"
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 PYRUNC_CNI = os.path.join(os.path.dirname(sys.executable), "pyrunc-cni")  # pip put it there
 CNI_PLUGINS = "/usr/lib/cni"  # Debian's containernetworking-plugins (loopback, for the CRI)
-CGROUP_ROOT = "/sys/fs/cgroup"
 # containerd 1.6 puts shim sockets under /run/containerd/s and ctr its fifos under
 # /run/containerd/fifo whatever the configured state directory is.
 CONTAINERD_RUN = "/run/containerd"
@@ -123,25 +123,6 @@ def _kill_processes_mentioning(text):
         except ProcessLookupError:
             pass
     return pids
-
-
-def remove_cgroup_tree(name):
-    """rmdir /sys/fs/cgroup/<hierarchy>[/...]/name and what is under it, deepest first, in
-    every hierarchy; returns the directories that could not be removed (still in use)."""
-    left = []
-    for top, dirs, _files in os.walk(CGROUP_ROOT):
-        if os.path.basename(top) == name:
-            for sub, _d, _f in sorted(os.walk(top), key=lambda t: -t[0].count("/")):
-                try:
-                    os.rmdir(sub)
-                except FileNotFoundError:
-                    pass
-                except OSError:
-                    left.append(sub)
-            dirs[:] = []
-        elif top.count("/") > CGROUP_ROOT.count("/") + 3:
-            dirs[:] = []  # engines put their parents near the top
-    return left
 
 
 class Daemon:

@@ -1,4 +1,4 @@
-"""Helpers of test_features.py, test_namespace_features.py and test_rootfs.py: containers run
+"""Helpers of the process, namespace, rootfs, hook and CLI tests: containers run
 detached with their output in a file, views of /proc from outside, host mounts made for a test
 and removed after it."""
 import contextlib
@@ -6,7 +6,7 @@ import os
 import subprocess
 import uuid
 
-from conftest import cgroup_dirs, processes_with_marker, wait_until
+from conftest import wait_until
 
 SUFFIX = uuid.uuid4().hex[:6]
 PYTHON_HOST = "/opt/pyrunc/bin/python"  # for hooks and probes run on the host
@@ -50,14 +50,6 @@ def status_field(pid, name):
 def marked_env(marker):
     """pyrunc's environment with a marker, which its forked children keep until they exec."""
     return dict(os.environ, FT_MARKER=marker)
-
-
-def assert_nothing_left(runtime, container_id, marker=None):
-    assert container_id not in runtime.ids()
-    assert not os.path.exists(os.path.join(runtime.root, container_id))
-    assert not cgroup_dirs(container_id)
-    if marker:
-        assert wait_until(lambda: not processes_with_marker(marker), timeout=5)
 
 
 def mountinfo_line(mountinfo, mountpoint):

@@ -6,94 +6,16 @@ import uuid
 
 import pytest
 
-from conftest import env_with, host_mounts_mentioning, read_file
+from conftest import env_with, host_mounts_mentioning
+from leftovers import Leftovers
 
 VERBS = ("create", "run")
-
-
-# -- looking for leftovers -------------------------------------------------------------------------
-
-def _pids():
-    return [int(e) for e in os.listdir("/proc") if e.isdigit()]
-
-
-def _pidns(pid):
-    try:
-        return os.stat(f"/proc/{pid}/ns/pid").st_ino
-    except OSError:
-        return None
-
-
-def _start_ticks(pid):
-    stat = read_file(f"/proc/{pid}/stat")
-    if stat is None:
-        return None
-    return int(stat[stat.rindex(b")") + 2:].split()[19])
-
-
-def _boot_ticks_now():
-    with open("/proc/uptime") as f:
-        return int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
-
-
-class Snapshot:
-    """What a failing command must not change: the state root's entries, the host's mounts
-    that mention the bundle, and the processes (in new pid namespaces or not) it may fork.
-
-    Every pyrunc command of the test runs with MARKER=<unique> in its environment (and the
-    container's process.env carries it too), so anything forked from it is recognisable even
-    when other suites start containers on this host at the same time."""
-
-    def __init__(self, runtime, bundle, cid, marker):
-        self.runtime = runtime
-        self.bundle = bundle
-        self.cid = cid
-        self.marker = marker.encode()
-        self.ids = runtime.ids()
-        self.mounts = host_mounts_mentioning(bundle)
-        self.pidns_before = {_pidns(p) for p in _pids()}
-        self.started = _boot_ticks_now() - 1
-        self.allowed = set()  # pids that belong to a pre-existing container
-
-    def check(self):
-        assert self.runtime.ids() == self.ids
-        assert host_mounts_mentioning(self.bundle) == self.mounts
-        assert not self.processes_mentioning_id(), self.processes_mentioning_id()
-        assert not self.ours_in_new_pid_namespaces(), self.ours_in_new_pid_namespaces()
-
-    def processes_mentioning_id(self):
-        found = []
-        for pid in _pids():
-            if pid in self.allowed or pid == os.getpid():
-                continue
-            argv = read_file(f"/proc/{pid}/cmdline")
-            if argv and self.cid.encode() in argv.split(b"\0"):
-                found.append((pid, argv))
-        return found
-
-    def ours_in_new_pid_namespaces(self):
-        """Processes in a pid namespace that did not exist when the test began, started since,
-        and forked from this test's pyrunc commands (their environment has the marker)."""
-        found = []
-        for pid in _pids():
-            if pid in self.allowed:
-                continue
-            ns = _pidns(pid)
-            if ns is None or ns in self.pidns_before:
-                continue
-            started = _start_ticks(pid)
-            if started is None or started < self.started:
-                continue
-            environ = read_file(f"/proc/{pid}/environ") or b""
-            if self.marker in environ.split(b"\0"):
-                found.append((pid, read_file(f"/proc/{pid}/cmdline")))
-        return found
 
 
 def fails_cleanly(runtime, marker, verb, bundle, cid, *fields, extra=(), global_args=()):
     """Run `pyrunc <verb> ... cid`; check the one-line error names every one of fields and
     that nothing was left behind. Returns the error line."""
-    snap = Snapshot(runtime, bundle, cid, marker)
+    snap = Leftovers(runtime, cid, markers=marker, mentions=(bundle,))
     result = runtime(verb, *extra, "--bundle", bundle, cid, global_args=global_args,
                      env=env_with(marker), timeout=30)
     assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
@@ -167,7 +89,7 @@ def test_id_already_in_use(runtime, marker, make_bundle, verb):
     before = runtime.state(cid)
     second = make_bundle(("true",), edit=add_marker(marker), name="second")
 
-    snap = Snapshot(runtime, second, cid, marker)
+    snap = Leftovers(runtime, cid, markers=marker, mentions=(second,))
     snap.allowed.add(before["pid"])
     result = runtime(verb, "--bundle", second, cid, env=env_with(marker), timeout=30)
     assert result.returncode == 1, result.stderr

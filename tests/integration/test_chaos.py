@@ -24,7 +24,8 @@ import uuid
 
 import pytest
 
-from conftest import cgroup_dirs, env_with, host_mounts_mentioning, live_processes, wait_until
+from conftest import env_with, live_processes, wait_until
+from leftovers import Leftovers
 from hangcheck import stacks
 
 pytestmark = pytest.mark.root
@@ -186,18 +187,16 @@ def test_chaos(runtime, make_bundle, marker, chaos_network, capsys):
         done = runtime("delete", "--force", container_id, timeout=COMMAND_BOUND + 5)
         if done.returncode != 0:
             problems.append(f"final delete --force {container_id}: {done.stderr}")
+    containers = Leftovers(runtime, *ids, markers=(marker, runtime.root),
+                           mentions=(*bundles.values(), runtime.root), baseline=False)
+    wait_until(lambda: not containers.found(), timeout=10)
     leftovers = {
-        "state dirs": runtime.ids(),
-        "cgroups": [d for i in ids for d in cgroup_dirs(i)],
-        "mounts": [m for b in bundles.values() for m in host_mounts_mentioning(b)]
-                  + host_mounts_mentioning(runtime.root),
+        "containers": containers.found(),
         "veths": sorted({host_veth(i, "eth0", runtime.root) for i in ids} & link_names()),
         "leases": leases(runtime.root),
         "bridge": [chaos_network] if chaos_network in link_names() else [],
         "rules": isolation_rules(chaos_network),
     }
-    if not wait_until(lambda: not live_processes(marker, runtime.root), timeout=10):
-        leftovers["processes"] = live_processes(marker, runtime.root)
     from pyrunc.cgroups.manager import PARENT_MARKS
     if os.path.isdir(PARENT_MARKS):
         leftovers["parent marks"] = [m for m in os.listdir(PARENT_MARKS) if suffix in m]

@@ -20,6 +20,7 @@ import uuid
 import pytest
 
 from conftest import cgroup_dirs, read_file, run_bounded, wait_until
+from leftovers import assert_nothing_left
 from pyrunc_faulty import PARENT_STEPS
 
 SELF_PIDNS = os.readlink("/proc/self/ns/pid")
@@ -86,11 +87,6 @@ class Tracker:
         ns = pid_namespace(pid)
         if ns and ns != SELF_PIDNS:
             self.namespaces.add(ns)
-
-
-def host_mounts(*paths):
-    with open("/proc/self/mountinfo") as f:
-        return [line.rstrip("\n") for line in f if any(p in line for p in paths)]
 
 
 def alive(pid):
@@ -161,17 +157,6 @@ def state_json(runtime, container_id):
     return json.loads(data) if data else {}
 
 
-def assert_nothing_left(runtime, faulty, container_id):
-    assert not os.path.exists(os.path.join(runtime.root, container_id)), \
-        f"state dir left: {os.listdir(os.path.join(runtime.root, container_id))}"
-    assert container_id not in runtime.ids()
-    # Children that exit by themselves (stage1, an init whose parent vanished) get a moment.
-    assert wait_until(lambda: not faulty.tracker.live(), timeout=10), \
-        [(p, read_file(f"/proc/{p}/cmdline")) for p in faulty.tracker.live()]
-    assert wait_until(lambda: not cgroup_dirs(container_id), timeout=5), cgroup_dirs(container_id)
-    assert host_mounts(faulty.rootfs, faulty.bundle) == []
-
-
 # -- tests ----------------------------------------------------------------------------------------
 
 def test_the_installed_pyrunc_has_no_kill_points(runtime, faulty):
@@ -208,13 +193,15 @@ def test_crash_at_step_then_delete_force_leaves_nothing(runtime, faulty, step):
 
     deleted = runtime("delete", "--force", container_id)
     assert deleted.returncode == 0, deleted.stderr
-    assert_nothing_left(runtime, faulty, container_id)
+    assert_nothing_left(runtime, container_id, mentions=(faulty.rootfs, faulty.bundle),
+                        tracked=faulty.tracker.live, timeout=10)
 
     # And the id can be taken again: a fresh create under it works.
     runtime("create", "--bundle", faulty.bundle, container_id, check=True)
     assert runtime.state(container_id)["status"] == "created"
     runtime("delete", "--force", container_id, check=True)
-    assert_nothing_left(runtime, faulty, container_id)
+    assert_nothing_left(runtime, container_id, mentions=(faulty.rootfs, faulty.bundle),
+                        tracked=faulty.tracker.live, timeout=10)
 
 
 @pytest.mark.parametrize("step", PARENT_STEPS)
@@ -243,7 +230,8 @@ def test_what_exists_after_the_crash(runtime, faulty, step):
     if step == "state-written":
         assert data.get("status_hint") == "created"
     runtime("delete", "--force", container_id, check=True)
-    assert_nothing_left(runtime, faulty, container_id)
+    assert_nothing_left(runtime, container_id, mentions=(faulty.rootfs, faulty.bundle),
+                        tracked=faulty.tracker.live, timeout=10)
 
 
 def test_crash_at_ready_leaves_a_waiting_init_that_state_reports_and_delete_kills(
@@ -265,7 +253,8 @@ def test_crash_at_ready_leaves_a_waiting_init_that_state_reports_and_delete_kill
         read_file(f"/proc/{pid}/stack")
     runtime("delete", "--force", container_id, check=True)
     assert wait_until(lambda: not alive(pid), timeout=10), f"init {pid} survived delete"
-    assert_nothing_left(runtime, faulty, container_id)
+    assert_nothing_left(runtime, container_id, mentions=(faulty.rootfs, faulty.bundle),
+                        tracked=faulty.tracker.live, timeout=10)
 
 
 @pytest.mark.parametrize("step", ["ready", "state-written"])
@@ -282,4 +271,5 @@ def test_container_created_before_the_crash_can_still_start(runtime, faulty, ste
     runtime("kill", container_id, "KILL", check=True)
     assert wait_until(lambda: runtime.state(container_id)["status"] == "stopped", timeout=10)
     runtime("delete", container_id, check=True)
-    assert_nothing_left(runtime, faulty, container_id)
+    assert_nothing_left(runtime, container_id, mentions=(faulty.rootfs, faulty.bundle),
+                        tracked=faulty.tracker.live, timeout=10)

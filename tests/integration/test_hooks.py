@@ -1,6 +1,11 @@
 """All six OCI hooks: order, the state on stdin, the namespace each runs in, failures, timeouts."""
 import os
 import subprocess
+import uuid
+
+from conftest import wait_until
+from featutil import PYTHON_HOST, cid, marked_env
+from leftovers import assert_nothing_left
 
 HOOK = """#!/bin/sh
 state=$(cat)
@@ -121,3 +126,80 @@ def test_failing_start_container_hook_fails_start(runtime, make_bundle, tmp_path
     runtime("delete", "hooks-startfail", check=True)
     kinds = [line.split()[0] for line in log.read_text().splitlines()]
     assert "poststart" not in kinds
+
+
+# -- hooks -----------------------------------------------------------------------------------------
+
+HOOK_CODE = ("import json, sys; s = json.load(sys.stdin); "
+             "open(sys.argv[1], 'a').write(' '.join([sys.argv[2], s['status'], str(s['pid']), "
+             "s['id'], s['bundle']]) + '\\n')")
+
+
+def recording_hook(log, name):
+    return {"path": PYTHON_HOST, "args": ["python", "-c", HOOK_CODE, str(log), name]}
+
+
+def read_hook_log(log):
+    return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_hooks_run_in_order_with_the_state(runtime, make_bundle, tmp_path):
+    log = tmp_path / "hooks.log"
+    container = cid("hooks")
+
+    def edit(config):
+        config["hooks"] = {kind: [recording_hook(log, kind)] for kind in
+                           ("prestart", "createRuntime", "createContainer", "poststart",
+                            "poststop")}
+        config["process"]["args"] = ["sleep", "1000"]
+    bundle = make_bundle(edit=edit)
+    runtime("run", "-d", "-b", bundle, container, check=True)
+    pid = runtime.state(container)["pid"]
+    runtime("kill", container, "KILL", check=True)
+    assert wait_until(lambda: runtime.state(container)["status"] == "stopped")
+    runtime("delete", container, check=True)
+    entries = read_hook_log(log)
+    assert [e[:2] for e in entries] == [
+        ["prestart", "created"], ["createRuntime", "created"],
+        ["createContainer", "created"], ["poststart", "running"], ["poststop", "stopped"]]
+    for name, _status, hook_pid, hook_id, hook_bundle in entries:
+        assert (hook_id, hook_bundle) == (container, bundle), name
+        if name in ("prestart", "createRuntime", "poststart"):
+            assert hook_pid == str(pid), name  # the host's view of the container's pid
+    assert_nothing_left(runtime, container)
+
+
+def _failing_create_runtime(log):
+    def edit(config):
+        config["hooks"] = {
+            "prestart": [recording_hook(log, "prestart")],
+            "createRuntime": [{"path": "/bin/sh",
+                               "args": ["sh", "-c", "echo hook-said-no >&2; exit 3"]}],
+            "poststop": [recording_hook(log, "poststop")],
+        }
+        config["process"]["args"] = ["sleep", "1000"]
+    return edit
+
+
+def test_failing_create_runtime_hook_fails_create(runtime, make_bundle, tmp_path):
+    log = tmp_path / "hooks.log"
+    container, marker = cid("hookfail"), uuid.uuid4().hex
+    bundle = make_bundle(edit=_failing_create_runtime(log))
+    result = runtime("create", "-b", bundle, container, env=marked_env(marker))
+    assert result.returncode == 1
+    assert "hooks.createRuntime[0]" in result.stderr
+    assert "hook-said-no" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_nothing_left(runtime, container, markers=marker)
+    assert [e[:2] for e in read_hook_log(log)][0] == ["prestart", "created"]
+
+
+def test_failing_create_runtime_hook_still_runs_poststop(runtime, make_bundle, tmp_path):
+    """runtime.md lifecycle step 4: a failing createRuntime hook stops the container and
+    continues at step 12 (destroy), then 13 (poststop hooks); runc's destroy() does that."""
+    log = tmp_path / "hooks.log"
+    container = cid("hookstop")
+    bundle = make_bundle(edit=_failing_create_runtime(log))
+    assert runtime("create", "-b", bundle, container).returncode == 1
+    assert [e[:2] for e in read_hook_log(log)] == [["prestart", "created"],
+                                                   ["poststop", "stopped"]]

@@ -392,11 +392,13 @@ def test_kill_by_name_or_number(runtime, make_bundle, sig):
     assert not os.path.exists(f"/proc/{pid}") or cmdline(pid) != [b"sleep", b"1000"]
 
 
-def test_kill_term_reaches_a_trap(runtime, make_bundle, tmp_path):
+@pytest.mark.parametrize("sig", ["TERM", "SIGTERM", "15"])
+def test_kill_term_reaches_a_trap(runtime, make_bundle, tmp_path, sig):
     """A foreground `run` reports the trap's exit status, so TERM was caught, not fatal."""
-    proc = run_trap_in_background(runtime, make_bundle, tmp_path, "lc-term")
+    cid = f"lc-term-{sig.lower()}"
+    proc = run_trap_in_background(runtime, make_bundle, tmp_path, cid)
     try:
-        runtime("kill", "lc-term", "TERM", check=True)
+        runtime("kill", cid, sig, check=True)
         assert wait_bounded(proc, 20) == 3
     finally:
         if proc.poll() is None:
@@ -536,6 +538,17 @@ def test_exec_user_without_gid_keeps_the_configs_gid(runtime, make_bundle):
     assert result.stdout.splitlines() == ["1000", "100"]
 
 
+def test_exec_no_new_privs_and_user(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"], edit=lambda c: c["process"].update(
+        noNewPrivileges=False))
+    runtime("run", "-d", "-b", bundle, "ns-execnnp", check=True)
+    plain = runtime("exec", "ns-execnnp", "grep", "NoNewPrivs", "/proc/self/status", check=True)
+    assert plain.stdout.split()[-1] == "0"
+    nnp = runtime("exec", "--no-new-privs", "--user", "1000:1000", "ns-execnnp", "sh", "-c",
+                  "grep NoNewPrivs /proc/self/status; id -u; id -g", check=True)
+    assert nnp.stdout.split()[-3:] == ["1", "1000", "1000"]
+
+
 def test_exec_without_tty_has_no_terminal(runtime, make_bundle):
     create_running(runtime, make_bundle, "lc-exec-notty")
     result = runtime("exec", "lc-exec-notty", "sh", "-c", "test -t 0 || echo no-tty")
@@ -570,6 +583,10 @@ def test_exec_detach_pid_file(runtime, make_bundle, tmp_path):
     assert ns_inode(pid, "mnt") == ns_inode(init, "mnt")
     assert ns_inode(pid, "pid") != ns_inode(os.getpid(), "pid")
     assert status_of(runtime, "lc-exec-d") == "running"
+    # delete --force ends the exec'd process with the init (both are in the container's cgroup)
+    runtime("delete", "--force", "lc-exec-d", check=True)
+    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
+                      open(f"/proc/{pid}/stat").read().split(") ")[1][0] in "ZX")
 
 
 def test_exec_process_file(runtime, make_bundle, tmp_path):
@@ -831,3 +848,21 @@ def test_python_api_failed_exec_leaves_no_zombies(runtime, make_bundle, tmp_path
     r = run_api_children_script(runtime, make_bundle, tmp_path, "lc-api-zombies", "zombies")
     assert "/no/such/program" in r["exec_error"]
     assert r["zombie_children"] == [], "failed execs left zombies in the calling process"
+
+
+def test_python_api_refuses_to_fork_from_a_threaded_process(runtime, tmp_path):
+    """The init path forks; a second thread alive at fork time is refused, cleanly."""
+    script = f"""
+import threading, time, pyrunc
+from pyrunc.builtin_rootfs import ensure_bundle
+threading.Thread(target=time.sleep, args=(1,)).start()
+try:
+    pyrunc.Container.create("lc-api-thread", bundle=ensure_bundle(), root={runtime.root!r})
+except pyrunc.PyruncError as e:
+    print("refused:", e)
+"""
+    out = subprocess.run([python(), "-c", script], capture_output=True, text=True, timeout=30,
+                         cwd=tmp_path)
+    assert "refused: pyrunc must fork the container's init from a single-threaded" in out.stdout
+    assert runtime.ids() == []
+    assert cgroup_dirs("lc-api-thread") == []

@@ -1,9 +1,11 @@
 """The container's filesystem on real containers: the root (read-only or not, pivot_root or
 --no-pivot), config mounts and their options and propagation, /dev, masked and read-only
-paths, rootfsPropagation; seen from inside (mountinfo, what can be written) and from the host."""
+paths, rootfsPropagation (each value), tmpcopyup; seen from inside (mountinfo, what can be
+written) and from the host."""
 import contextlib
 import subprocess
 
+from conftest import host_mounts_mentioning
 from featutil import (cid, host_mount_count, host_tmpfs, mount_flags, mountinfo_line,
                       optional_fields, run_detached, run_lines, script)
 
@@ -53,6 +55,8 @@ def test_bind_mounts(runtime, make_bundle, rootfs_copy, tmp_path):
         bundle_dir = tmp_path / "bundle"
         (bundle_dir / "rel-src").mkdir(parents=True)
         (bundle_dir / "rel-src" / "file").write_text("relative\n")
+        (tmp_path / "up-src").mkdir()
+        (tmp_path / "up-src" / "file").write_text("climbed\n")
         config["mounts"] += [
             {"destination": "/rw", "type": "bind", "source": str(rw), "options": ["bind"]},
             {"destination": "/ro", "type": "bind", "source": str(ro), "options": ["bind", "ro"]},
@@ -61,18 +65,22 @@ def test_bind_mounts(runtime, make_bundle, rootfs_copy, tmp_path):
              "options": ["bind", "ro"]},
             {"destination": "/flags", "type": "bind", "source": str(rw),
              "options": ["bind", "nosuid", "noexec", "nodev"]},
+            # type "none" with a bind option is a bind (runc's configs say so), and a source
+            # relative to the bundle may climb out of it
+            {"destination": "/none", "type": "none", "source": str(rw), "options": ["bind"]},
+            {"destination": "/up", "type": "bind", "source": "../up-src", "options": ["bind"]},
         ]
         script(config, "cat /rw/file; echo written > /rw/new && echo rw-ok; "
                        "cat /ro/file; touch /ro/new 2>/dev/null || echo ro-refused; "
                        "cat /rel/file; cat /etc/single; stat -c %F /etc/single; "
                        "echo x 2>/dev/null > /etc/single || echo single-ro; "
-                       "cat /proc/self/mountinfo")
+                       "cat /none/file /up/file; cat /proc/self/mountinfo")
     lines = run_lines(runtime, make_bundle(edit=edit), "binds")
-    assert lines[:8] == ["rw-src", "rw-ok", "ro-src", "ro-refused", "relative", "single",
-                         "regular file", "single-ro"]
+    assert lines[:10] == ["rw-src", "rw-ok", "ro-src", "ro-refused", "relative", "single",
+                         "regular file", "single-ro", "rw-src", "climbed"]
     assert (rw / "new").read_text() == "written\n"
     assert not (ro / "new").exists() and one_file.read_text() == "single\n"
-    mounts = "\n".join(lines[8:])
+    mounts = "\n".join(lines[10:])
     assert mount_flags(mountinfo_line(mounts, "/rw"))[0] == "rw"
     assert mount_flags(mountinfo_line(mounts, "/ro"))[0] == "ro"
     assert mount_flags(mountinfo_line(mounts, "/etc/single"))[0] == "ro"
@@ -182,6 +190,48 @@ def test_rootfs_propagation_private_and_slave(runtime, make_bundle, busybox_root
         assert seen == ["late\n", "none\n"]
         for container, _fields in roots.values():
             runtime("delete", "--force", container, check=True)
+
+
+def test_tmpcopyup_keeps_the_images_files(runtime, make_bundle):
+    def edit(config):
+        config["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                                 "options": ["tmpcopyup", "mode=755"]})
+        config["process"]["args"] = ["sh", "-c", "grep -c root /etc/passwd; "
+                                     "grep ' /etc ' /proc/self/mountinfo | grep -c tmpfs; "
+                                     "echo new > /etc/added && cat /etc/added"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, cid("copyup"), check=True).stdout.split()
+    assert out == ["1", "1", "new"]
+
+
+def test_every_rootfs_propagation_value_and_nothing_left_on_the_host(runtime, make_bundle, tmp_path):
+    shared = tmp_path / "shared-src"
+    shared.mkdir()
+    for propagation in ("private", "rprivate", "slave", "rslave", "shared", "rshared",
+                        "unbindable", "runbindable"):
+        def edit(config):
+            config["linux"]["rootfsPropagation"] = propagation
+            config["mounts"].append({"destination": "/tmp", "type": "bind",
+                                     "source": str(shared), "options": ["rbind", "rprivate"]})
+            config["process"]["args"] = ["sh", "-c", "grep -E ' / | /tmp ' /proc/self/mountinfo"]
+        bundle = make_bundle(edit=edit, name=f"prop-{propagation}")
+        out = runtime("run", "-b", bundle, cid(f"prop-{propagation}"), check=True).stdout
+        root_line = next(l for l in out.splitlines() if l.split()[4] == "/")
+        tmp_line = next(l for l in out.splitlines() if l.split()[4] == "/tmp")
+        fields = root_line.split(" - ")[0]
+        if propagation.endswith("shared"):
+            assert "shared:" in fields
+        elif propagation.endswith("slave"):
+            assert "shared:" not in fields  # master: only where the host's mount was shared
+        elif propagation.endswith("unbindable"):
+            assert "unbindable" in fields
+        else:
+            assert "shared:" not in fields and "master:" not in fields
+        if not propagation.endswith("shared"):
+            assert "shared:" not in tmp_line.split(" - ")[0]  # the mount's own rprivate
+        # whatever the propagation, nothing of the container's stays mounted on the host
+        assert not host_mounts_mentioning(str(shared)) and not host_mounts_mentioning(
+            "/bundles/busybox/rootfs")
 
 
 # -- /dev ------------------------------------------------------------------------------------------

@@ -165,6 +165,23 @@ def test_blkio_v2_converts_weight_and_throttles_to_io_max(tmp_path):
     assert blkio.weight_to_io_weight(10) == 1 and blkio.weight_to_io_weight(500) == 4950
 
 
+@pytest.mark.parametrize("version, names", [(1, "blkio.weight or blkio.bfq.weight"),
+                                           (2, "io.bfq.weight or io.weight")])
+def test_blkio_weight_without_a_weighing_scheduler_is_refused_by_name(tmp_path, version, names):
+    """A host whose disks have no I/O scheduler with weights (this one: mq-deadline, no BFQ)
+    has no weight file; throttles still work there."""
+    d = fake_cgroup(tmp_path, "noweight", version, {})
+    throttle = {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]}
+    assert len(blkio.writes({"blockIO": throttle}, d)) == 1
+    for res, field in (({"weight": 500}, "linux.resources.blockIO.weight"),
+                       ({"weightDevice": [{"major": 8, "minor": 0, "weight": 300}]},
+                        "linux.resources.blockIO.weightDevice[0].weight")):
+        with pytest.raises(CgroupError) as e:
+            blkio.writes({"blockIO": dict(res, **throttle)}, d)
+        assert e.value.field == field
+        assert f"this host's kernel has no {names}" in str(e.value)
+
+
 @pytest.mark.parametrize("res, field", [
     ({"blockIO": {"weight": 5}}, "linux.resources.blockIO.weight"),
     ({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "rate": 1}]}},

@@ -1,17 +1,14 @@
-"""config.json's process and the runtime's own features on real containers, from outside
-(/proc/<pid>/status, limits, oom_score_adj) and from inside (the container's own output): env,
-cwd, user, umask, rlimits, oomScoreAdj, the executable lookup, preserved and socket-activation
-fds, hooks, and the small verbs (spec, --version, --systemd-cgroup, --log). Namespaces are in
-test_namespace_features.py; mounts, /dev and the rootfs in test_rootfs.py."""
-import json
+"""The container's process as config.json describes it, on real containers, from outside
+(/proc/<pid>/status, limits, oom_score_adj, the scheduler) and from inside (the container's own
+output): env, cwd, user and groups, umask, rlimits, oomScoreAdj, the executable lookup, I/O
+priority, scheduler and personality, preserved and socket-activation fds."""
 import os
 import subprocess
 import tempfile
 import uuid
 
-from conftest import PYRUNC, run_bounded, wait_until
-from featutil import (PYTHON_HOST, assert_nothing_left, cid, marked_env, run_detached,
-                      script, status_field)
+from featutil import cid, marked_env, run_detached, script, status_field
+from leftovers import assert_nothing_left
 
 
 # -- the process -----------------------------------------------------------------------------------
@@ -97,7 +94,7 @@ def test_negative_oom_score_adj(runtime, make_bundle):
         assert result.returncode == 1
         assert "oomScoreAdj" in result.stderr
         assert "Traceback" not in result.stderr
-    assert_nothing_left(runtime, container, marker)
+    assert_nothing_left(runtime, container, markers=marker)
 
 
 def test_args_resolved_on_the_containers_path(runtime, make_bundle):
@@ -123,7 +120,7 @@ def test_missing_executable_fails_at_create(runtime, make_bundle):
     assert "executable file not found" in result.stderr
     assert "no-such-program-ft" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert_nothing_left(runtime, container, marker)
+    assert_nothing_left(runtime, container, markers=marker)
 
 
 # -- file descriptors ------------------------------------------------------------------------------
@@ -204,142 +201,36 @@ def test_listen_fds_meant_for_another_process_are_ignored(runtime, make_bundle):
     assert data == ""
 
 
-# -- hooks -----------------------------------------------------------------------------------------
-
-HOOK_CODE = ("import json, sys; s = json.load(sys.stdin); "
-             "open(sys.argv[1], 'a').write(' '.join([sys.argv[2], s['status'], str(s['pid']), "
-             "s['id'], s['bundle']]) + '\\n')")
-
-
-def recording_hook(log, name):
-    return {"path": PYTHON_HOST, "args": ["python", "-c", HOOK_CODE, str(log), name]}
-
-
-def read_hook_log(log):
-    return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
-
-
-def test_hooks_run_in_order_with_the_state(runtime, make_bundle, tmp_path):
-    log = tmp_path / "hooks.log"
-    container = cid("hooks")
-
+def test_io_priority_scheduler_and_personality(runtime, make_bundle):
+    import ctypes
     def edit(config):
-        config["hooks"] = {kind: [recording_hook(log, kind)] for kind in
-                           ("prestart", "createRuntime", "createContainer", "poststart",
-                            "poststop")}
+        config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+        config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+        config["linux"]["personality"] = {"domain": "LINUX32"}
         config["process"]["args"] = ["sleep", "1000"]
     bundle = make_bundle(edit=edit)
-    runtime("run", "-d", "-b", bundle, container, check=True)
-    pid = runtime.state(container)["pid"]
-    runtime("kill", container, "KILL", check=True)
-    assert wait_until(lambda: runtime.state(container)["status"] == "stopped")
-    runtime("delete", container, check=True)
-    entries = read_hook_log(log)
-    assert [e[:2] for e in entries] == [
-        ["prestart", "created"], ["createRuntime", "created"],
-        ["createContainer", "created"], ["poststart", "running"], ["poststop", "stopped"]]
-    for name, _status, hook_pid, hook_id, hook_bundle in entries:
-        assert (hook_id, hook_bundle) == (container, bundle), name
-        if name in ("prestart", "createRuntime", "poststart"):
-            assert hook_pid == str(pid), name  # the host's view of the container's pid
-    assert_nothing_left(runtime, container)
+    runtime("run", "-d", "-b", bundle, "rf-sched", check=True)
+    pid = runtime.state("rf-sched")["pid"]
+    assert os.sched_getscheduler(pid) == os.SCHED_BATCH
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 7
+    libc = ctypes.CDLL(None, use_errno=True)
+    ioprio_get, who_process = 252, 1  # x86_64 syscall number; IOPRIO_WHO_PROCESS
+    assert libc.syscall(ioprio_get, who_process, pid) >> 13 == 3  # IOPRIO_CLASS_IDLE
+    assert int(open(f"/proc/{pid}/personality").read(), 16) == 0x0008  # PER_LINUX32
+    # exec'd processes get the same process settings from the container's config
+    assert runtime("exec", "rf-sched", "uname", "-m", check=True).stdout.strip() in (
+        "i686", "i386")
 
 
-def _failing_create_runtime(log):
-    def edit(config):
-        config["hooks"] = {
-            "prestart": [recording_hook(log, "prestart")],
-            "createRuntime": [{"path": "/bin/sh",
-                               "args": ["sh", "-c", "echo hook-said-no >&2; exit 3"]}],
-            "poststop": [recording_hook(log, "poststop")],
-        }
-        config["process"]["args"] = ["sleep", "1000"]
-    return edit
-
-
-def test_failing_create_runtime_hook_fails_create(runtime, make_bundle, tmp_path):
-    log = tmp_path / "hooks.log"
-    container, marker = cid("hookfail"), uuid.uuid4().hex
-    bundle = make_bundle(edit=_failing_create_runtime(log))
-    result = runtime("create", "-b", bundle, container, env=marked_env(marker))
-    assert result.returncode == 1
-    assert "hooks.createRuntime[0]" in result.stderr
-    assert "hook-said-no" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert_nothing_left(runtime, container, marker)
-    assert [e[:2] for e in read_hook_log(log)][0] == ["prestart", "created"]
-
-
-def test_failing_create_runtime_hook_still_runs_poststop(runtime, make_bundle, tmp_path):
-    """runtime.md lifecycle step 4: a failing createRuntime hook stops the container and
-    continues at step 12 (destroy), then 13 (poststop hooks); runc's destroy() does that."""
-    log = tmp_path / "hooks.log"
-    container = cid("hookstop")
-    bundle = make_bundle(edit=_failing_create_runtime(log))
-    assert runtime("create", "-b", bundle, container).returncode == 1
-    assert [e[:2] for e in read_hook_log(log)] == [["prestart", "created"],
-                                                   ["poststop", "stopped"]]
-
-
-# -- the small verbs -------------------------------------------------------------------------------
-
-def test_spec_writes_a_runnable_config(runtime, tmp_path, busybox_rootfs):
-    bundle = tmp_path / "spec-bundle"
-    bundle.mkdir()
-    run_bounded([PYRUNC, "spec", "-b", str(bundle)], check=True, timeout=30)
-    config = json.loads((bundle / "config.json").read_text())
-    assert config["process"]["terminal"] is True and config["root"]["path"] == "rootfs"
-    config["root"]["path"] = busybox_rootfs
-    config["process"]["terminal"] = False
-    (bundle / "config.json").write_text(json.dumps(config))
-    result = runtime("run", "-b", str(bundle), cid("spec"), input=b"echo from-spec; hostname\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["from-spec", config["hostname"]]
-    again = run_bounded([PYRUNC, "spec", "-b", str(bundle)], capture_output=True, text=True,
-                           timeout=30)
-    assert again.returncode == 1 and "exists" in again.stderr
-    assert json.loads((bundle / "config.json").read_text()) == config  # not overwritten
-
-
-def test_spec_rootless_has_a_user_namespace(tmp_path):
-    run_bounded([PYRUNC, "spec", "--rootless", "-b", str(tmp_path)], check=True, timeout=30)
-    linux = json.loads((tmp_path / "config.json").read_text())["linux"]
-    types = [ns["type"] for ns in linux["namespaces"]]
-    assert "user" in types and "network" not in types
-    assert linux["uidMappings"] == [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
-    assert linux["gidMappings"] == [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
-    assert "resources" not in linux
-
-
-def test_version():
-    import pyrunc
-    for flag in ("--version", "-v"):
-        result = run_bounded([PYRUNC, flag], capture_output=True, text=True, timeout=30)
-        assert result.returncode == 0
-        lines = result.stdout.splitlines()
-        assert lines[0] == f"pyrunc version {pyrunc.__version__}"
-        assert any(line.startswith("spec: 1.") for line in lines)
-
-
-def test_systemd_cgroup_is_refused_cleanly(runtime, make_bundle):
-    container, marker = cid("systemd"), uuid.uuid4().hex
-    result = runtime("create", "-b", make_bundle(), container, global_args=["--systemd-cgroup"],
-                     env=marked_env(marker))
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "systemd" in lines[0], result.stderr
-    assert_nothing_left(runtime, container, marker)
-
-
-def test_json_log_ends_with_the_error(runtime, make_bundle, tmp_path):
-    log = tmp_path / "pyrunc.log"
-    container = cid("jsonlog")
-    result = runtime("create", "-b", make_bundle(["no-such-program-ft"]), container,
-                     global_args=["--log", str(log), "--log-format", "json"])
-    assert result.returncode == 1
-    entries = [json.loads(line) for line in log.read_text().splitlines()]
-    assert entries and entries[-1]["level"] == "error"
-    assert "executable file not found" in entries[-1]["msg"]
-    assert all({"level", "msg", "time"} <= set(e) for e in entries)
-    assert_nothing_left(runtime, container)
-
+def test_bad_scheduling_values_are_named(runtime, make_bundle):
+    for edit, field in (
+            (lambda c: c["process"].update(ioPriority={"class": "IOPRIO_CLASS_BOGUS"}),
+             "process.ioPriority.class"),
+            (lambda c: c["process"].update(scheduler={"policy": "SCHED_OTHER", "nice": 40}),
+             "process.scheduler.nice"),
+            (lambda c: c["linux"].update(personality={"domain": "LINUX64"}),
+             "linux.personality.domain")):
+        bundle = make_bundle(["true"], edit=edit, name=field)
+        result = runtime("create", "-b", bundle, "rf-badsched")
+        assert result.returncode == 1 and field in result.stderr
+        assert runtime.ids() == []
