@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import cgroup_dirs
+from leftovers import assert_nothing_left
 from pyrunc_faulty import PARENT_STEPS
 
 
@@ -24,10 +24,11 @@ def postmortems(runtime, container_id):
     return json.loads(result.stdout)["postmortems"]
 
 
-def assert_gone(runtime, container_id):
-    assert runtime.ids() == []
+def assert_gone(runtime, container_id, bundle):
+    """The suite's leftover check (tests/leftovers.py), and `list` and `delete` see no
+    container: the id is free."""
+    assert_nothing_left(runtime, container_id, mentions=(bundle,))
     assert json.loads(runtime("list", "--format", "json", check=True).stdout) == []
-    assert not cgroup_dirs(container_id)
     assert runtime("delete", container_id).returncode == 1  # no such container
 
 
@@ -40,7 +41,7 @@ def test_a_failure_at_each_checkpoint_leaves_a_postmortem(runtime, make_bundle, 
     err = one_line(result)
     assert f"injected failure at checkpoint {step!r}" in err
     assert err.endswith(f"(post-mortem: pyrunc --root {runtime.root} explain {cid})")
-    assert_gone(runtime, cid)
+    assert_gone(runtime, cid, bundle)
     [pm] = postmortems(runtime, cid)
     assert pm["verb"] == "create" and pm["id"] == cid
     assert pm["checkpoints"][-1] == step
@@ -59,7 +60,7 @@ def test_a_killed_create_is_found_by_delete(runtime, make_bundle, step):
                               env=dict(os.environ, PYRUNC_TEST_KILL_AT=step))
     assert result.returncode == -9
     runtime("delete", "--force", cid, check=True)
-    assert_gone(runtime, cid)
+    assert_gone(runtime, cid, bundle)
     [pm] = postmortems(runtime, cid)
     assert pm["step"] == "create did not finish" and "died or was killed" in pm["message"]
     assert ("init forked" in pm["checkpoints"][-1]) == (step != "state-dir")
@@ -120,7 +121,7 @@ def test_a_config_failing_at_a_known_step(runtime, make_bundle, what, edit, args
     bundle = make_bundle(args, edit)
     err = one_line(runtime("create", "--bundle", bundle, cid))
     assert err.endswith(f"(post-mortem: pyrunc --root {runtime.root} explain {cid})")
-    assert_gone(runtime, cid)
+    assert_gone(runtime, cid, bundle)
     [pm] = postmortems(runtime, cid)
     assert (pm["step"], pm["errno"], pm["field"]) == (step, errno, field), pm
     assert pm["message"] in err
