@@ -4,11 +4,11 @@ extra keys, which runtime-spec allows and engines ignore) and by `explain ID`.
 
 There is no monitor process in runc's model: the init is reparented to the engine's subreaper
 (conmon, containerd's shim) or to the host's init, which reaps it. So the record is made when
-pyrunc next looks at a container whose init is gone (`state`, `list`, `kill`, `delete`): the
-status comes from the zombie's /proc/<pid>/stat while its reaper has not collected it yet (or
-from pyrunc itself, being its parent or subreaper), and the OOM kill from the container's
-memory cgroup, which outlives the init until `delete` (v1 memory.oom_control oom_kill, v2
-memory.events oom_kill). Whatever is known is written once and kept.
+pyrunc next looks at a container whose init is gone (`state`, `list`, `kill`): the status
+comes from the zombie's /proc/<pid>/stat while its reaper has not collected it yet, and the
+OOM kill from the container's memory cgroup, which outlives the init until `delete` (v1
+memory.oom_control oom_kill, v2 memory.events oom_kill). Whatever is known is written once
+and kept; a status reaped before pyrunc looked is not known.
 """
 import fcntl
 import os
@@ -63,10 +63,10 @@ def observe(st):
     ContainerState), made now if it was not: from the zombie's status, else whatever the
     cgroup still tells. Saved once the status is known (an OOM kill seen without a status is
     saved too, and completed if the status turns up later)."""
-    record = load(st.dir)
-    if record is not None and ("exitStatus" in record or "signal" in record):
-        return record
-    record = dict(record or {})
+    saved = load(st.dir)
+    if saved is not None and ("exitStatus" in saved or "signal" in saved):
+        return saved
+    record = dict(saved or {})
     status = zombie_wait_status(st.data.get("pid"), st.data.get("pid_start"))
     if status is not None:
         record.update(decode(status))
@@ -75,18 +75,8 @@ def observe(st):
         record["oomKills"] = max(kills, record.get("oomKills", 0))
     if record:
         record["oomKilled"] = bool(record.get("oomKills")) and record.get("signal") in (None, 9)
-        save(st, record)
-    return record
-
-
-def record_wait_status(st, wait_status):
-    """pyrunc reaped the init itself (it was its parent or subreaper): record what it saw."""
-    record = decode(wait_status)
-    kills = _oom_kills(st.data.get("cgroup_paths"))
-    if kills is not None:
-        record["oomKills"] = kills
-    record["oomKilled"] = bool(record.get("oomKills")) and record.get("signal") in (None, 9)
-    save(st, record)
+        if record != saved:
+            save(st, record)
     return record
 
 
