@@ -112,22 +112,23 @@ class Planner:
             self.add("parent", "cgroup", "no cgroups: rootless (linux.resources is ignored)",
                      "linux.resources")
             return None
-        from pyrunc.cgroups import ContainerCgroup, layout
+        from pyrunc.cgroups import ContainerCgroup, hierarchies, layout
+        found = self.host if self.host is not None else hierarchies()
+        tops = {h.key: h.mountpoint for h in found}
         cgroup = ContainerCgroup(layout.container_paths(self.linux.get("cgroupsPath", ""),
-                                                        self.container_id, self.host))
+                                                        self.container_id, found))
         where = "linux.cgroupsPath" if self.linux.get("cgroupsPath") else "(default /<id>)"
         for key, path in cgroup.paths.items():
-            exists = os.path.isdir(path) and path not in self.cgroups_made
-            self.add("parent", "cgroup-mkdir", f"mkdir {path}" + (" (exists already: used, "
-                     "never removed)" if exists else ""), where, path=path,
-                     hierarchy=key or "unified")
-            if not exists and "cpuset" in key.split(","):
-                # A new v1 cpuset takes no task until it has cpus and mems (cpuset.inherit).
-                for name in ("cpuset.cpus", "cpuset.mems"):
-                    value = _read(os.path.join(os.path.dirname(path), name))
-                    self.add("parent", "cgroup-write", f"write {value!r} to {path}/{name} "
-                             "(the parent's: a new cpuset has none)", "", path=f"{path}/{name}",
-                             value=value)
+            for directory in self._cgroup_dirs_to_make(path, tops.get(key, "/")):
+                parent = " (a parent: marked in /run/pyrunc-cgroups, removed by whichever " \
+                    "container leaves it empty)" if directory != path else ""
+                self.add("parent", "cgroup-mkdir", f"mkdir {directory}{parent}", where,
+                         path=directory, hierarchy=key or "unified")
+                if "cpuset" in key.split(","):
+                    self._cpuset_inherit(directory)
+            if path not in self.cgroups_made and os.path.isdir(path):
+                self.add("parent", "cgroup-use", f"use {path}, which exists (never removed)",
+                         where, path=path)
         resources = self.linux.get("resources") or {}
         from pyrunc.cgroups.manager import DEVICE_PROGRAM
         for directory, name, value, field in cgroup.planned_writes(
@@ -139,6 +140,31 @@ class Planner:
             self.add("parent", "cgroup-write", f"write {value!r} to {directory}/{name}", field,
                      path=f"{directory}/{name}", value=value)
         return cgroup
+
+    def _cgroup_dirs_to_make(self, path, top):
+        """path and its missing parents below the hierarchy's root top, top first: what
+        create() will mkdir (an existing container's own, from state.json, count as made by
+        it)."""
+        if path in self.cgroups_made:
+            return [d for d in sorted(self.cgroups_made, key=len)
+                    if path == d or path.startswith(d + "/")]
+        missing = []
+        while path != top and len(path) > len(top) and not os.path.isdir(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        return missing[::-1]
+
+    def _cpuset_inherit(self, directory):
+        """A new v1 cpuset takes no task until it has cpus and mems: create() copies them from
+        the parent (cpuset.inherit), whose values are the nearest existing cgroup's."""
+        source = os.path.dirname(directory)
+        while not os.path.isdir(source) and source != "/":
+            source = os.path.dirname(source)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            value = _read(os.path.join(source, name))
+            self.add("parent", "cgroup-write", f"write {value!r} to {directory}/{name} (the "
+                     "parent's: a new cpuset has none)", "", path=f"{directory}/{name}",
+                     value=value)
 
     # -- namespaces ------------------------------------------------------------------------------
 

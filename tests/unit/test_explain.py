@@ -216,12 +216,30 @@ def test_cgroup_writes_on_a_pure_v2_host(tmp_path):
     assert [s["path"] for s in ops(steps, "cgroup-mkdir")] == [f"{tmp_path}/c1"]
 
 
-def test_a_cgroups_path_is_followed():
+def test_a_cgroups_path_is_followed_and_its_missing_parents_made():
     config = base()
     config["linux"]["cgroupsPath"] = "/pods/x"
     steps = plan(config)
-    assert "/cg/memory/pods/x" in [s["path"] for s in ops(steps, "cgroup-mkdir")]
+    made = [s["path"] for s in ops(steps, "cgroup-mkdir")]
+    assert made[:2] == ["/cg/memory/pods", "/cg/memory/pods/x"]  # the parent first
+    assert "a parent" in ops(steps, "cgroup-mkdir")[0]["text"]
     assert {s["field"] for s in ops(steps, "cgroup-mkdir")} == {"linux.cgroupsPath"}
+
+
+def test_a_new_v1_cpuset_inherits_its_parents_cpus_and_mems(tmp_path):
+    (tmp_path / "cpuset.cpus").write_text("0-3\n")
+    (tmp_path / "cpuset.mems").write_text("0\n")
+    steps = plan(base(), [Hierarchy(str(tmp_path), "cgroup", "cpuset", ("cpuset",))])
+    writes = [(s["path"], s["value"]) for s in ops(steps, "cgroup-write")]
+    assert writes[:2] == [(f"{tmp_path}/c1/cpuset.cpus", "0-3"),
+                          (f"{tmp_path}/c1/cpuset.mems", "0")]
+
+
+def test_an_existing_cgroup_is_used_not_made(tmp_path):
+    (tmp_path / "c1").mkdir()
+    steps = plan(base(), [Hierarchy(str(tmp_path), "cgroup", "pids", ("pids",))])
+    assert ops(steps, "cgroup-mkdir") == []
+    assert ops(steps, "cgroup-use")[0]["path"] == f"{tmp_path}/c1"
 
 
 def test_the_order_is_the_init_paths():
