@@ -126,6 +126,10 @@ class Planner:
                          path=directory, hierarchy=key or "unified")
                 if "cpuset" in key.split(","):
                     self._cpuset_inherit(directory)
+                if key == layout.UNIFIED and (cgroup.pure_v2 or directory != path):
+                    self.add("parent", "note", f"offer {os.path.dirname(directory)}'s "
+                             "controllers to its children (+controller to "
+                             "cgroup.subtree_control, each on its own)", where)
             if path not in self.cgroups_made and os.path.isdir(path):
                 self.add("parent", "cgroup-use", f"use {path}, which exists (never removed)",
                          where, path=path)
@@ -553,9 +557,11 @@ def match(steps, events):
             used.add(i)
             step["traced"] = [event]
             break
-    # mkdir also makes mount points and the state dir: details, not the plan's business.
+    # mkdir also makes mount points and the state dir, and which controllers a v2 parent
+    # still has to offer its children depends on what others enabled: details, not the plan's.
     wanted = set(MATCHED_OPS.values()) - {"mkdir"}
-    return [e for i, e in enumerate(events) if i not in used and e.get("op") in wanted]
+    return [e for i, e in enumerate(events) if i not in used and e.get("op") in wanted
+            and not str(e.get("path", "")).endswith("/cgroup.subtree_control")]
 
 
 def describe_event(event):
