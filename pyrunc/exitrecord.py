@@ -52,8 +52,12 @@ def signal_name(number):
 
 def load(state_dir):
     try:
-        with open(os.path.join(state_dir, RECORD_FILE), "rb") as f:
-            return jsonio.loads(f.read())
+        fd = os.open(os.path.join(state_dir, RECORD_FILE), os.O_RDONLY | os.O_NOFOLLOW
+                     | os.O_CLOEXEC)
+        try:
+            return jsonio.loads(os.read(fd, 1 << 16))
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         return None
 
@@ -92,20 +96,34 @@ def _oom_kills(cgroup_paths):
 
 def save(st, record):
     """Written under the container's lock, taken only if it is free at once (or already ours):
-    `state` must never wait, and a delete in progress is removing the directory anyway."""
-    from pyrunc.state import write_atomic
-    fd = None
+    `state` must never wait, and a delete in progress is removing the directory anyway. Only
+    in a state dir of ours, through its fd: a read verb must not write where it is led."""
     try:
+        fd = os.open(st.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_uid != os.geteuid():
+            return
         if not st.locked:
-            fd = os.open(st.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if os.path.exists(os.path.join(st.dir, "state.json")):
-            write_atomic(os.path.join(st.dir, RECORD_FILE), jsonio.dumps(record).encode(), 0o600)
+        os.stat("state.json", dir_fd=fd)  # not a directory delete is emptying
+        tmp = f"{RECORD_FILE}.tmp{os.getpid()}"
+        try:
+            os.unlink(tmp, dir_fd=fd)  # a leftover of a killed writer
+        except FileNotFoundError:
+            pass
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o600, dir_fd=fd)
+        try:
+            os.write(out, jsonio.dumps(record).encode())
+        finally:
+            os.close(out)
+        os.rename(tmp, RECORD_FILE, src_dir_fd=fd, dst_dir_fd=fd)
     except OSError:
         pass  # busy or gone: the next look records it
     finally:
-        if fd is not None:
-            os.close(fd)
+        os.close(fd)
 
 
 def state_keys(record):

@@ -69,10 +69,6 @@ def field_of_step(step):
     return None
 
 
-def ring_dir(root):
-    return os.path.join(root, DIR_NAME)
-
-
 def describe(verb, container_id, exc, checkpoints=(), trace_path=None, message=None):
     """The record for a failure (a plain dict); message: the one line the user was shown,
     when it is not str(exc)."""
@@ -94,24 +90,62 @@ def describe(verb, container_id, exc, checkpoints=(), trace_path=None, message=N
 
 
 def record(root, verb, container_id, exc, checkpoints=(), trace_path=None, message=None):
-    """Keep the post-mortem of a failed verb; returns its path, or None if it could not be
-    written."""
+    """Keep the post-mortem of a failed verb; returns the file's name in the ring, or None if
+    it could not be written."""
     data = jsonio.dumps(describe(verb, container_id, exc, checkpoints, trace_path,
                                  message)).encode()
-    directory = ring_dir(root)
+    ring = _open_ring(root, create=True)
+    if ring is None:
+        return None
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         name = f"{time.time_ns():020d}-{os.getpid()}-{container_id[:_ID_IN_NAME]}.json"
-        path = os.path.join(directory, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600, dir_fd=ring)
         try:
             os.write(fd, data)
         finally:
             os.close(fd)
-        prune(directory)
-        return path
+        prune(ring)
+        return name
     except OSError:
         return None
+    finally:
+        os.close(ring)
+
+
+def _open_ring(root, create=False):
+    """An fd of the ring's directory, or None. Only a state root and a ring that are ours
+    (owned by our euid, no symlink on the way) are used: a root somebody else made (a
+    /tmp/pyrunc-<uid> planted to catch us) must not get our files, nor have its files pruned."""
+    try:
+        if create:
+            os.makedirs(root, mode=0o711, exist_ok=True)  # as the state's own make() does
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if os.fstat(root_fd).st_uid != os.geteuid():
+            return None
+        if create:
+            try:
+                os.mkdir(DIR_NAME, 0o700, dir_fd=root_fd)
+            except FileExistsError:
+                pass
+        ring = os.open(DIR_NAME, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       dir_fd=root_fd)
+    except OSError:
+        return None
+    finally:
+        os.close(root_fd)
+    if os.fstat(ring).st_uid != os.geteuid():
+        os.close(ring)
+        return None
+    return ring
+
+
+def _is_record(name):
+    """One of our files: <20 digits>-<pid>-<id>.json (nothing else in the ring is touched)."""
+    return len(name) > 26 and name[:20].isdigit() and name[20] == "-" and name.endswith(".json")
 
 
 def record_unfinished_create(root, container_id, data):
@@ -130,12 +164,13 @@ def record_unfinished_create(root, container_id, data):
     return record(root, "create", container_id, exc, progress)
 
 
-def prune(directory, max_records=MAX_RECORDS, max_bytes=MAX_BYTES):
-    """Remove the oldest records beyond the ring's bounds (two pruning at once is fine)."""
+def prune(ring, max_records=MAX_RECORDS, max_bytes=MAX_BYTES):
+    """Remove the oldest records beyond the ring's bounds (ring: the directory's fd; two
+    pruning at once is fine)."""
     entries = []
-    for name in sorted(os.listdir(directory)):
+    for name in sorted(n for n in os.listdir(ring) if _is_record(n)):
         try:
-            entries.append((name, os.stat(os.path.join(directory, name)).st_size))
+            entries.append((name, os.stat(name, dir_fd=ring, follow_symlinks=False).st_size))
         except FileNotFoundError:
             continue
     total = sum(size for _name, size in entries)
@@ -143,29 +178,33 @@ def prune(directory, max_records=MAX_RECORDS, max_bytes=MAX_BYTES):
         name, size = entries.pop(0)
         total -= size
         try:
-            os.unlink(os.path.join(directory, name))
+            os.unlink(name, dir_fd=ring)
         except FileNotFoundError:
             pass
 
 
 def for_id(root, container_id):
     """The post-mortems of container_id, newest first."""
-    found = []
-    directory = ring_dir(root)
-    try:
-        names = sorted(os.listdir(directory), reverse=True)
-    except OSError:
+    ring = _open_ring(root)
+    if ring is None:
         return []
-    for name in names:
-        if not name.endswith(".json") or container_id[:_ID_IN_NAME] not in name:
-            continue
-        try:
-            with open(os.path.join(directory, name), "rb") as f:
-                data = jsonio.loads(f.read())
-        except (OSError, ValueError):
-            continue
-        if data.get("id") == container_id:
-            found.append(data)
+    found = []
+    try:
+        for name in sorted((n for n in os.listdir(ring) if _is_record(n)), reverse=True):
+            if container_id[:_ID_IN_NAME] not in name:
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=ring)
+                try:
+                    data = jsonio.loads(os.read(fd, MAX_BYTES))
+                finally:
+                    os.close(fd)
+            except (OSError, ValueError):
+                continue
+            if data.get("id") == container_id:
+                found.append(data)
+    finally:
+        os.close(ring)
     return found
 
 

@@ -156,3 +156,16 @@ def test_errors_that_are_not_a_containers_failure_keep_nothing(runtime, make_bun
 def test_explain_of_an_unknown_id(runtime):
     err = one_line(runtime("explain", "pm-never"))
     assert "no container 'pm-never'" in err and "no post-mortem" in err
+
+
+def test_a_state_root_that_is_not_ours_gets_no_postmortem(make_bundle, tmp_path):
+    """A root somebody else made (a planted /tmp/pyrunc-<uid>, say) is not written to."""
+    from conftest import Runtime
+    root = tmp_path / "foreign-root"
+    root.mkdir()
+    os.chown(root, 65534, 65534)
+    bundle = make_bundle(("/no/such/program",), lambda c: c["linux"]["namespaces"].append(
+        {"type": "bogus"}))
+    err = one_line(Runtime(str(root))("create", "--bundle", bundle, "pm-foreign"))
+    assert "post-mortem" not in err
+    assert os.listdir(root) == []

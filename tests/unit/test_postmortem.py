@@ -73,3 +73,26 @@ def test_newest_first_and_only_that_id(tmp_path):
 def test_a_ring_that_cannot_be_written_loses_the_record_quietly(tmp_path):
     (tmp_path / "root").write_text("not a directory")
     assert postmortem.record(str(tmp_path / "root"), "create", "c", PyruncError("x")) is None
+
+
+def test_a_ring_that_is_a_symlink_is_not_followed(tmp_path):
+    """Somebody's symlink in place of the ring: nothing is written there, nothing pruned."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for i in range(postmortem.MAX_RECORDS + 3):
+        (elsewhere / f"{i:020d}-1-x.json").write_text("{}")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / postmortem.DIR_NAME).symlink_to(elsewhere)
+    assert postmortem.record(str(root), "create", "c", PyruncError("x")) is None
+    assert len(list(elsewhere.iterdir())) == postmortem.MAX_RECORDS + 3
+    assert postmortem.for_id(str(root), "x") == []
+
+
+def test_only_records_are_pruned(tmp_path):
+    postmortem.record(str(tmp_path), "create", "c", PyruncError("x"))
+    other = tmp_path / postmortem.DIR_NAME / "notes.txt"
+    other.write_text("not a record")
+    for i in range(postmortem.MAX_RECORDS + 2):
+        postmortem.record(str(tmp_path), "create", f"c{i}", PyruncError("x"))
+    assert other.exists()
