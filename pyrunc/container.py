@@ -95,15 +95,13 @@ class Container:
         if console_socket:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
+        tracing = _trace_file(self.trace_path, config, bundle)
         st = self.state
         st.make()
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
-        tracing = _trace_file(self.trace_path, config, bundle)
         try:
             if tracing:
-                from pyrunc import trace
-                trace.install(tracing, os.path.realpath(os.path.join(bundle,
-                                                                     config["root"]["path"])))
+                _start_trace(tracing, bool(self.trace_path), bundle, config)
             protocol.checkpoint("state-dir")  # in the try: a failure here removes the dir too
             namespaces = config_mod.namespaces_of(config)
             cgroup_paths = cgroup.paths if cgroup else {}
@@ -663,13 +661,33 @@ NETWORK_ANNOTATION = "pyrunc.network"
 TRACE_ANNOTATION = "pyrunc.trace"
 
 
+def _start_trace(path, from_option, bundle, config):
+    """The annotation's file is not followed if it is a symlink; --trace's is the caller's to
+    name, as --log's."""
+    from pyrunc import trace
+    try:
+        trace.install(path, os.path.realpath(os.path.join(bundle, config["root"]["path"])),
+                      follow=from_option)
+    except OSError as e:
+        if from_option:
+            from pyrunc.errors import UsageError
+            raise UsageError(f"--trace {path}: {e.strerror}") from None
+        raise ConfigError(f"annotations.{TRACE_ANNOTATION}", f"{path}: {e.strerror}") from None
+
+
 def _trace_file(option, config, bundle):
-    """--trace FILE (from our cwd), else the bundle's pyrunc.trace annotation (from the
-    bundle); None: no trace, and trace.py is not even imported."""
+    """--trace FILE (from our cwd), else the bundle's pyrunc.trace annotation: a path inside
+    the bundle (annotations may come from a pod's author, who must not have pyrunc append to
+    a file of the host). None: no trace, and trace.py is not even imported."""
     if option:
         return os.path.abspath(option)
     annotated = (config.get("annotations") or {}).get(TRACE_ANNOTATION)
-    return os.path.join(bundle, annotated) if annotated else None
+    if not annotated:
+        return None
+    if annotated.startswith("/") or ".." in annotated.split("/"):
+        raise ConfigError(f"annotations.{TRACE_ANNOTATION}", f"{annotated!r} must be a path "
+                          "inside the bundle (relative, without '..')")
+    return os.path.join(bundle, annotated)
 
 
 def _asks_for_network(annotations):

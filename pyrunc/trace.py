@@ -161,11 +161,13 @@ def _after_fork():
 _fork_handler_registered = []
 
 
-def install(path, rootfs):
-    """Start tracing this process (and the children it forks from now on) into path."""
+def install(path, rootfs, follow=True):
+    """Start tracing this process (and the children it forks from now on) into path (not
+    through a symlink unless follow)."""
     if _state["fd"] >= 0:
         return
-    _state["fd"] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    _state["fd"] = os.open(path, flags if follow else flags | os.O_NOFOLLOW, 0o600)
     _state.update(who="parent", rootfs=rootfs, forks=("stage1", "init"), path=path)
     for owner, name, op, describe in _primitives():
         original = getattr(owner, name)

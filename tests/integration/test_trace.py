@@ -127,3 +127,23 @@ def test_the_trace_fd_does_not_reach_the_program(runtime, make_bundle, tmp_path)
             runtime("run", "--bundle", bundle, *args, cid, stdout=f, check=True)
         return out.read_text().split()
     assert fds("trace-fd", tmp_path / "t.jsonl") == fds("trace-nofd", None)
+
+
+@pytest.mark.parametrize("value, reason", [("../outside.jsonl", "inside the bundle"),
+                                           ("/etc/trace.jsonl", "inside the bundle"),
+                                           ("link.jsonl", "symbolic links")])
+def test_the_annotation_cannot_lead_out_of_the_bundle(runtime, make_bundle, tmp_path, value,
+                                                      reason):
+    """An annotation may come from a pod's author: pyrunc must not append to a host file."""
+    def edit(config):
+        config["annotations"] = {"pyrunc.trace": value}
+    bundle = make_bundle(("true",), edit)
+    target = tmp_path / "host-file"
+    target.write_text("precious\n")
+    os.symlink(target, os.path.join(bundle, "link.jsonl"))
+    result = runtime("create", "--bundle", bundle, "trace-out")
+    assert result.returncode == 1 and reason in result.stderr, result.stderr
+    assert "annotations.pyrunc.trace" in result.stderr
+    assert target.read_text() == "precious\n"
+    assert not os.path.exists(tmp_path / "outside.jsonl")
+    assert runtime.ids() == []
