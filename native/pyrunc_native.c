@@ -145,6 +145,13 @@ int pr_personality(unsigned long persona)
     return (int)syscall(SYS_personality, persona);
 }
 
+/* NUMA memory policy of the calling thread (and what it forks and execs): linux.memoryPolicy.
+ * glibc has no wrapper (libnuma has one); nodemask holds maxnode bits, as the kernel reads it. */
+int pr_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode)
+{
+    return (int)syscall(SYS_set_mempolicy, mode, nodemask, maxnode);
+}
+
 /* Capabilities are set with the raw v3 ABI: two 32-bit words per set. */
 int pr_capset(unsigned int effective[2], unsigned int permitted[2], unsigned int inheritable[2])
 {

@@ -41,6 +41,7 @@ int pr_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
                      unsigned int priority, unsigned long long runtime,
                      unsigned long long deadline, unsigned long long period);
 int pr_personality(unsigned long persona);
+int pr_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
 
 /* processes */
 

@@ -46,6 +46,7 @@ def update_resources(o):
             raise UsageError(f"--resources {source}: {e}") from None
         if not isinstance(resources, dict):
             raise UsageError(f"--resources {source}: must hold a JSON object (LinuxResources)")
+        _pids_zero_is_unset(resources)
     for dest, ((section, key), kind) in UPDATE_FLAGS.items():
         value = o.get(dest)
         if value is None:
@@ -62,6 +63,15 @@ def update_resources(o):
     if not resources:
         raise UsageError("update: nothing to update (give --resources or a flag such as --memory)")
     return resources
+
+
+def _pids_zero_is_unset(resources):
+    """In update's JSON, pids.limit 0 leaves the limit alone: Docker 20.10 sends 0 in every
+    field the user did not change, and runc's update reads it so. A limit of 0 (runtime-spec
+    1.3: a real value, as at create) is set by --pids-limit 0 only."""
+    pids = resources.get("pids")
+    if isinstance(pids, dict) and pids.get("limit") == 0 and not isinstance(pids["limit"], bool):
+        resources["pids"] = {k: v for k, v in pids.items() if k != "limit"}
 
 
 def cmd_update(g, o, root):

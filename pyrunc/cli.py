@@ -68,6 +68,10 @@ def create(ctx, **options):
 @click.argument("container_id")
 @_create_options
 @click.option("-d", "--detach", is_flag=True, help="Return after starting the container.")
+@click.option("--keep", is_flag=True,
+              help="Keep the stopped container (state, cgroups) for `state` and `delete`.")
+@click.option("--no-subreaper", is_flag=True,
+              help="Do not reap the processes the container leaves reparented.")
 @click.pass_context
 def run(ctx, **options):
     """Create and start a container; wait for it unless --detach."""
@@ -130,8 +134,19 @@ def list_(ctx, **options):
 @click.option("-e", "--env", multiple=True, help="NAME=VALUE to add (repeatable).")
 @click.option("-u", "--user", default=None, help="UID[:GID] to run as.")
 @click.option("--preserve-fds", type=int, default=0, help="Pass this many extra fds.")
-@click.option("-c", "--cap", multiple=True, help="Add a capability (repeatable).")
+@click.option("-g", "--additional-gids", multiple=True,
+              help="Add a supplementary group id (repeatable).")
+@click.option("-c", "--cap", multiple=True,
+              help="Add a capability to the process's sets (repeatable).")
 @click.option("--no-new-privs", is_flag=True, help="Set no_new_privs.")
+@click.option("--process-label", default=None,
+              help="SELinux label of the process (refused where SELinux is not enabled).")
+@click.option("--apparmor", default=None,
+              help="AppArmor profile of the process (refused where AppArmor is not enabled).")
+@click.option("--ignore-paused", is_flag=True,
+              help="Exec in a paused container too: the process waits for `resume`.")
+@click.option("--cgroup", multiple=True,
+              help="Join a sub-cgroup: SUB, or on cgroup v1 CTRL[,CTRL]:SUB (repeatable).")
 @click.pass_context
 def exec_(ctx, **options):
     """Run a new process inside a running container."""
@@ -174,7 +189,8 @@ def spec(ctx, **options):
 @click.option("--cpu-idle", default=None, help="1: SCHED_IDLE for the cgroup.")
 @click.option("--cpuset-cpus", default=None, help="CPUs to use (0-3, 0,1).")
 @click.option("--cpuset-mems", default=None, help="Memory nodes to use.")
-@click.option("--pids-limit", default=None, help="Maximum number of pids (-1: none).")
+@click.option("--pids-limit", default=None,
+              help="Maximum number of pids (0: no fork at all; -1: none).")
 @click.option("--blkio-weight", default=None, help="Block I/O weight (10 to 1000).")
 @click.pass_context
 def update(ctx, **options):

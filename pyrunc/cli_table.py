@@ -27,7 +27,9 @@ _CREATE = {
 # verb -> (options, positional argument names; a name ending in '?' is optional)
 COMMANDS = {
     "create": (_CREATE, ("container_id",)),
-    "run": (dict(_CREATE, **{"-d": ("detach", False, False), "--detach": ("detach", False, False)}),
+    "run": (dict(_CREATE, **{"-d": ("detach", False, False), "--detach": ("detach", False, False),
+                             "--keep": ("keep", False, False),
+                             "--no-subreaper": ("no_subreaper", False, False)}),
             ("container_id",)),
     "start": ({}, ("container_id",)),
     "state": ({}, ("container_id",)),

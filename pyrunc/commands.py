@@ -5,7 +5,8 @@ import os
 import sys
 
 from pyrunc import jsonio, state as state_mod
-from pyrunc.errors import PyruncError, SystemdUnavailableError, UsageError
+from pyrunc.errors import (ExecFailedError, PyruncError, SystemdUnavailableError,
+                           UsageError)
 
 
 def apply_globals(g):
@@ -44,7 +45,8 @@ def cmd_run(g, o):
                          o.get("pid_file"), o.get("no_pivot", False),
                          o.get("no_new_keyring", False), int(o.get("preserve_fds") or 0),
                          o.get("detach", False), state_mod.is_rootless(g.get("rootless")),
-                         o.get("trace"))
+                         trace=o.get("trace"), keep=o.get("keep", False),
+                         no_subreaper=o.get("no_subreaper", False))
 
 
 def cmd_start(g, o):
@@ -132,16 +134,29 @@ def cmd_network_inspect(g, o):
 
 
 def cmd_exec(g, o):
+    """runc's exit codes: the process's status; 1 for a command line without a command (before
+    anything is looked at); 255 when the exec itself fails, whatever the reason."""
+    if not o.get("process") and not o.get("command"):
+        raise UsageError("exec: a command (or --process) is required")
     from pyrunc.container import Container
-    c = Container.load(o["container_id"], _root(g))
-    process = exec_process(o, c.state)
-    result = c.exec(process, o.get("console_socket"), o.get("detach", False), o.get("pid_file"),
-                    int(o.get("preserve_fds") or 0))
+    try:
+        c = Container.load(o["container_id"], _root(g))
+        process = exec_process(o, c.state)
+        result = c.exec(process, o.get("console_socket"), o.get("detach", False),
+                        o.get("pid_file"), int(o.get("preserve_fds") or 0),
+                        cgroup=o.get("cgroup") or (), ignore_paused=o.get("ignore_paused", False))
+    except ExecFailedError:
+        raise
+    except PyruncError as e:
+        raise ExecFailedError(str(e)) from e
+    except OSError as e:
+        raise ExecFailedError(os_error_text(e)) from e
     return 0 if o.get("detach") else result
 
 
 def exec_process(o, st):
-    """The process for `exec`: --process FILE, or the args with the container's defaults."""
+    """The process for `exec`: --process FILE, or the args with the container's defaults;
+    the flags on top."""
     if o.get("process"):
         try:
             with open(o["process"], "rb") as f:
@@ -149,35 +164,35 @@ def exec_process(o, st):
         except (OSError, ValueError) as e:
             raise UsageError(f"--process {o['process']}: {e}") from None
     else:
-        args = list(o.get("command") or [])
-        if not args:
-            raise UsageError("exec: a command (or --process) is required")
         base = st.data.get("config", {}).get("process", {})
         process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
-        process["args"] = args
+        process["args"] = list(o["command"])
     if o.get("tty"):
         process["terminal"] = True
     if o.get("cwd"):
         process["cwd"] = o["cwd"]
     if o.get("env"):
         process["env"] = list(process.get("env", [])) + list(o["env"])
-    if o.get("user"):
-        uid, _, gid = o["user"].partition(":")
-        user = dict(process.get("user", {}))
-        try:
-            user["uid"] = int(uid)
-            if gid:  # without one, the process keeps the config's gid, as runc does
-                user["gid"] = int(gid)
-            process["user"] = user
-        except ValueError:
-            raise UsageError(f"--user {o['user']!r}: expected UID[:GID]") from None
+    if o.get("user") or o.get("additional_gids"):
+        process["user"] = _exec_user(o, dict(process.get("user", {})))
     if o.get("cap"):
         caps = dict(process.get("capabilities", {}))
-        for key in ("bounding", "effective", "permitted", "ambient"):
+        # Ambient too only when the process has inheritable ones (the kernel raises an ambient
+        # capability only with its inheritable bit; runc's --cap does the same).
+        for key in ("bounding", "effective", "permitted") + (
+                ("ambient",) if caps.get("inheritable") else ()):
             caps[key] = list(caps.get(key, [])) + list(o["cap"])
         process["capabilities"] = caps
     if o.get("no_new_privs"):
         process["noNewPrivileges"] = True
+    from pyrunc import lsm
+    for flag, dest, key, lsm_name, enabled in (
+            ("--apparmor", "apparmor", "apparmorProfile", "AppArmor", lsm.apparmor_enabled),
+            ("--process-label", "process_label", "selinuxLabel", "SELinux", lsm.selinux_enabled)):
+        if o.get(dest):
+            if not enabled():
+                raise UsageError(f"{flag}: {lsm_name} is not enabled on this host")
+            process[key] = o[dest]
     return process
 
 
@@ -193,6 +208,27 @@ def cmd_explain(g, o):
     else:
         sys.stdout.write(explain.render(result))
     return 0
+
+
+def _exec_user(o, user):
+    """--user UID[:GID] and --additional-gids GID (repeatable, added to the process's own)."""
+    if o.get("user"):
+        uid, _, gid = o["user"].partition(":")
+        try:
+            user["uid"] = int(uid)
+            if gid:  # without one, the process keeps the config's gid, as runc does
+                user["gid"] = int(gid)
+        except ValueError:
+            raise UsageError(f"--user {o['user']!r}: expected UID[:GID]") from None
+    extra = []
+    for value in o.get("additional_gids") or ():
+        if not value.isdigit():
+            raise UsageError(f"--additional-gids {value!r}: not a group id (a non-negative "
+                             "integer)")
+        extra.append(int(value))
+    if extra:
+        user["additionalGids"] = list(user.get("additionalGids") or []) + extra
+    return user
 
 
 def cmd_features(g, o):
@@ -265,11 +301,15 @@ def run_verb(verb, g, o):
     except OSError as e:
         if g.get("debug"):
             raise
-        text = e.strerror or str(e)
-        text = f"{text}: {e.filename}" if e.filename else text
-        return _fail(g, _with_postmortem(verb, g, o, e, text), 1)
+        return _fail(g, _with_postmortem(verb, g, o, e, os_error_text(e)), 1)
     finally:
         log.configure()
+
+
+def os_error_text(e):
+    """An OSError in one line: its reason, and the file it is about."""
+    text = e.strerror or str(e)
+    return f"{text}: {e.filename}" if e.filename else text
 
 
 # The verbs whose failures are kept as post-mortems (postmortem.py), and the errors that are

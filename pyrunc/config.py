@@ -6,7 +6,7 @@ known properties pyrunc does not implement yet are refused, never silently dropp
 """
 import os
 
-from pyrunc import jsonio, names
+from pyrunc import jsonio, lsm, names
 from pyrunc.errors import ConfigError
 
 PROPAGATIONS = ("shared", "slave", "private", "unbindable",
@@ -18,8 +18,6 @@ SYSCTL_IPC = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "
 # Fields pyrunc knows but does not implement yet: refused with this reason.
 UNSUPPORTED = {
     ("process", "execCPUAffinity"): "not supported yet",
-    ("linux", "intelRdt"): "not supported yet",
-    ("linux", "memoryPolicy"): "not supported yet",
     ("linux", "netDevices"): "not supported yet",
 }
 
@@ -221,10 +219,10 @@ def validate_process(process, field):
     if oom is not None and not -1000 <= oom <= 1000:
         raise ConfigError(f"{field}.oomScoreAdj", "must be between -1000 and 1000")
     if _get(process, "apparmorProfile", str, f"{field}.apparmorProfile"):
-        if not os.path.exists("/sys/kernel/security/apparmor"):
+        if not lsm.apparmor_enabled():
             raise ConfigError(f"{field}.apparmorProfile", "AppArmor is not enabled on this host")
     if _get(process, "selinuxLabel", str, f"{field}.selinuxLabel"):
-        if not os.path.exists("/sys/fs/selinux/enforce"):
+        if not lsm.selinux_enabled():
             raise ConfigError(f"{field}.selinuxLabel", "SELinux is not enabled on this host")
     from pyrunc import scheduling
     if process.get("ioPriority") is not None:
@@ -341,7 +339,7 @@ def _validate_linux(linux, namespaces, config_field_values=None):
     if propagation and propagation not in PROPAGATIONS:
         raise ConfigError("linux.rootfsPropagation", f"unknown propagation {propagation!r}")
     if _get(linux, "mountLabel", str, "linux.mountLabel"):
-        if not os.path.exists("/sys/fs/selinux/enforce"):
+        if not lsm.selinux_enabled():
             raise ConfigError("linux.mountLabel", "SELinux is not enabled on this host")
     offsets = _get(linux, "timeOffsets", dict, "linux.timeOffsets", {})
     if offsets and ("time" not in namespaces or namespaces["time"]):
@@ -358,6 +356,24 @@ def _validate_linux(linux, namespaces, config_field_values=None):
     if seccomp is not None:
         from pyrunc.seccomp import validate_seccomp
         validate_seccomp(seccomp)
+    if linux.get("memoryPolicy") is not None:
+        from pyrunc import mempolicy
+        mempolicy.validate(linux["memoryPolicy"])
+    if linux.get("intelRdt") is not None:
+        raise ConfigError("linux.intelRdt", intel_rdt_refusal())
+
+
+def intel_rdt_refusal(mounts="/proc/self/mounts"):
+    """Why linux.intelRdt is refused here: no resctrl on this host, or (where it is) not done."""
+    try:
+        with open(mounts) as f:
+            has_resctrl = any(line.split()[2:3] == ["resctrl"] for line in f)
+    except OSError:
+        has_resctrl = False
+    if not has_resctrl:
+        return ("this host has no resctrl filesystem (none mounted at /sys/fs/resctrl): no "
+                "Intel RDT / AMD QoS to apply it with")
+    return "not supported yet (this host has resctrl, but pyrunc does not apply it)"
 
 
 def _check_overlaps(mappings, key):
@@ -381,6 +397,10 @@ def _check_sysctl(key, namespaces):
     elif key in ("kernel.hostname", "kernel.domainname"):
         if "uts" not in namespaces:
             raise ConfigError(field, "needs a uts namespace")
+    elif key.startswith("user."):
+        # The ucount limits (user.max_*_namespaces...) belong to the user namespace.
+        if "user" not in namespaces:
+            raise ConfigError(field, "needs a user namespace")
     else:
         raise ConfigError(field, "is not namespaced: it would change the host")
 

@@ -335,9 +335,11 @@ class Container:
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
             pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False,
-            rootless=None, trace=None):
+            rootless=None, keep=False, no_subreaper=False, trace=None):
         """create + start. In the foreground, wait for the container's process, forward
-        signals to it, remove the container and return its exit status."""
+        signals to it, remove the container (unless keep: it stays, stopped, for `state` and
+        `delete`) and return its exit status. no_subreaper: pyrunc stays the subreaper only
+        until the container's process is its child, and reaps none of what it leaves."""
         c = cls(container_id, root)
         c.trace_path = trace
         if detach:  # _create refuses a terminal without a console socket here
@@ -349,11 +351,14 @@ class Container:
         with foreground.Subreaper() as reaper:
             spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
                                 preserve_fds, foreground=True, rootless=rootless)
+            if no_subreaper:
+                reaper.stop()
             try:
                 c.start()
                 return foreground.wait_foreground(spawned.pid, spawned.pty_master, reaper)
             finally:
-                c._delete_after_run()
+                if not keep:
+                    c._delete_after_run()
 
     def _delete_after_run(self):
         st = self.state
@@ -370,26 +375,35 @@ class Container:
 
     # -- exec ------------------------------------------------------------------------------------
 
-    def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0):
+    def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0,
+             cgroup=(), ignore_paused=False):
         """Run process (a config.json process object) inside the running container. Returns
-        the exit status (foreground) or the pid (detach)."""
+        the exit status (foreground) or the pid (detach). cgroup: `exec --cgroup` values (a
+        sub-cgroup to join, see cgroups.layout.exec_paths); ignore_paused: exec into a paused
+        container too, the process then waiting for `resume` (as runc's --ignore-paused)."""
         with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:  # see fds.py
             if detach:
-                return self._exec(process, console_socket, True, pid_file, reserved_fds, None)
+                return self._exec(process, console_socket, True, pid_file, reserved_fds, None,
+                                  cgroup, ignore_paused)
             from pyrunc import foreground
             with foreground.Subreaper() as reaper:
                 return self._exec(process, console_socket, False, pid_file, reserved_fds,
-                                  reaper)
+                                  reaper, cgroup, ignore_paused)
 
-    def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper):
+    def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper, cgroup,
+              ignore_paused):
         from pyrunc import config as config_mod, foreground
         st = self.state
         st.lock()
         try:
             st.load()
             status = st.status()
-            if status not in (RUNNING, CREATED):
+            if status == PAUSED and not ignore_paused:
+                raise StateError("cannot exec in a paused container (--ignore-paused execs "
+                                 "anyway: the process then waits for `resume`)")
+            if status not in (RUNNING, CREATED, PAUSED):
                 raise StateError(f"cannot exec in a container that is {status}")
+            joined = self._exec_cgroup(cgroup)
             config_mod.validate_process(process, "process")
             _check_privileges(process)
             if process.get("terminal") and detach and not console_socket:
@@ -416,8 +430,13 @@ class Container:
                                  preserve_fds=reserved_fds.count,
                                  passed_fds=reserved_fds.passed,
                                  extra_env=_listen_env(), is_exec=True,
-                                 cgroup_paths=st.data.get("cgroup_paths", {}))
-                spawned = spawn.spawn(plan, self._cgroup().join)
+                                 cgroup_paths=st.data.get("cgroup_paths", {}),
+                                 frozen_ok=ignore_paused)
+                if status == PAUSED:
+                    # The process will wait in the frozen cgroup for `resume`, which takes the
+                    # lock: ours goes now (the namespaces are open, the pid is pinned).
+                    st.unlock()
+                spawned = spawn.spawn(plan, joined.join)
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
                     terminal.send_master(console, spawned.pty_master)
@@ -439,6 +458,25 @@ class Container:
         if detach:
             return spawned.pid
         return foreground.wait_foreground(spawned.pid, spawned.pty_master, reaper)
+
+    def _exec_cgroup(self, requests):
+        """The cgroups an exec'd process joins: the container's own, or the sub-cgroups that
+        `exec --cgroup` names, which must exist (runc: an error otherwise)."""
+        from pyrunc.cgroups import ContainerCgroup, layout
+        from pyrunc.errors import UsageError
+        own = self.state.data.get("cgroup_paths", {})
+        if not requests:
+            return ContainerCgroup(own)
+        if not own:
+            raise UsageError("--cgroup: the container has no cgroups (rootless)")
+        try:
+            paths = layout.exec_paths(own, requests)
+        except ValueError as e:
+            raise UsageError(f"--cgroup {e}") from None
+        for path in paths.values():
+            if not os.path.isdir(path):
+                raise UsageError(f"--cgroup: {path} does not exist")
+        return ContainerCgroup(paths)
 
     # -- kill / delete / state -------------------------------------------------------------------
 
@@ -625,13 +663,18 @@ def _is_hook_failure(exc):
     return isinstance(exc, HookError) or (isinstance(exc, InitError) and "hooks" in exc.step)
 
 
-def _merged(old, new):
+# The fields whose 0 is a value, not runc's "unset" (runtime-spec 1.3: pids.limit 0 is a limit).
+_ZERO_IS_A_VALUE = {("pids", "limit")}
+
+
+def _merged(old, new, path=()):
     """new over old, dict by dict; None and 0 (runc's "unset") leave the old value."""
     out = dict(old)
     for key, value in new.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        elif value is not None and value != 0 and value != []:
+            out[key] = _merged(out[key], value, path + (key,))
+        elif value is not None and value != [] and (
+                value != 0 or path + (key,) in _ZERO_IS_A_VALUE):
             out[key] = value
     return out
 
@@ -886,11 +929,15 @@ def _listen_env():
 
 
 def _signal_all(cgroup, sig):
-    """Signal every process in the container's cgroups; returns the pids signalled. Frozen
+    """Signal every process in the container's cgroups; returns the pids signalled. A SIGKILL
+    on cgroup v2 goes through cgroup.kill (ContainerCgroup.kill_all). Otherwise frozen
     meanwhile, when a freezer is at hand, so that nothing forks past the signal; a paused
     container is thawed after a SIGKILL (a frozen task cannot die)."""
-    if not cgroup.pids():
+    pids = cgroup.pids()
+    if not pids:
         return set()
+    if cgroup.kill_all(sig):  # v2: the kernel kills the whole subtree, no freezer needed
+        return set(pids)
     was_frozen = cgroup.frozen()
     try:
         if not was_frozen:

@@ -48,6 +48,16 @@ class InitError(PyruncError):
         super().__init__(f"container init failed at {step}: {message}")
 
 
+class ExecFailedError(PyruncError):
+    """`exec` could not run its process: exit code 255, as runc's exec (whose own exit status
+    is otherwise the process's), with runc's "exec failed: " before the reason."""
+
+    exit_code = 255
+
+    def __init__(self, reason):
+        super().__init__(f"exec failed: {reason}")
+
+
 class SystemdUnavailableError(PyruncError):
     pass
 

@@ -1,10 +1,12 @@
-"""`pyrunc features`: the runtime-spec Features structure (features.md), computed from what this
-build implements and what this host offers."""
-import os
-
-from pyrunc import config, mountopts, names, seccomp
+"""`pyrunc features`: the runtime-spec Features structure (features.md, features-linux.md), from
+what this build implements and what this host offers. What pyrunc recognises but does not do
+says so (enabled false); a field it does not know at all is absent."""
+from pyrunc import config, lsm, mempolicy, mountopts, names, seccomp
 from pyrunc.config import HOOK_KINDS
 
+# Annotations of config.json that change what a container is connected to on the host (a
+# value ending in "." is a prefix, as features.md says): pyrunc's bridge networks.
+POTENTIALLY_UNSAFE_ANNOTATIONS = ["pyrunc.network", "pyrunc.network."]
 
 
 def features():
@@ -19,6 +21,7 @@ def features():
         "hooks": list(HOOK_KINDS),
         "mountOptions": mount_options,
         "annotations": {"org.opencontainers.runtime-spec.features.pyrunc.version": __version__},
+        "potentiallyUnsafeConfigAnnotations": POTENTIALLY_UNSAFE_ANNOTATIONS,
         "linux": {
             "namespaces": sorted(names.NAMESPACES),
             "capabilities": names.CAPABILITIES[:names.cap_last_cap() + 1],
@@ -29,12 +32,15 @@ def features():
                 "actions": sorted(seccomp.ACTIONS),
                 "operators": sorted(seccomp.OPERATORS),
                 "archs": archs,
-                "knownFlags": sorted(seccomp.FLAG_ATTRS),
-                "supportedFlags": sorted(seccomp.FLAG_ATTRS),
+                "knownFlags": sorted(set(seccomp.FLAG_ATTRS) | set(seccomp.LATER_FLAG_ATTRS)),
+                "supportedFlags": sorted(seccomp.supported_flags()),
             },
-            "apparmor": {"enabled": os.path.exists("/sys/kernel/security/apparmor")},
-            "selinux": {"enabled": os.path.exists("/sys/fs/selinux/enforce")},
-            "intelRdt": {"enabled": False},
+            "apparmor": {"enabled": lsm.apparmor_enabled()},
+            "selinux": {"enabled": lsm.selinux_enabled()},
+            # Refused by name (config.intel_rdt_refusal): no resctrl support yet.
+            "intelRdt": {"enabled": False, "schemata": False},
             "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": False},
+            "memoryPolicy": {"modes": list(mempolicy.MODES), "flags": list(mempolicy.FLAGS)},
         },
     }

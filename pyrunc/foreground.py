@@ -27,6 +27,13 @@ class Subreaper:
         self.reap_orphans()
         native.prctl(PR_SET_CHILD_SUBREAPER, self.previous)
 
+    def stop(self):
+        """Orphans are no longer ours from now on (run --no-subreaper): the process waited
+        for is our child already; what it leaves behind goes to the caller's own subreaper, or
+        to the host's pid 1, as without pyrunc in between."""
+        from pyrunc import native
+        native.prctl(PR_SET_CHILD_SUBREAPER, self.previous)
+
     def reap_orphans(self, keep=None):
         """Reap what the container left reparented to us and already dead, except keep (the
         process whose exit status we are waiting for)."""

@@ -33,6 +33,7 @@ class Plan:
         self.is_exec = False
         self.root_fd = -1           # exec into a container without a mount namespace: its root
         self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
+        self.frozen_ok = False      # exec --ignore-paused: a frozen cgroup is waited for
         self.__dict__.update(fields)
 
     @property
@@ -263,6 +264,8 @@ def _import_child_modules(plan):
         from pyrunc import terminal  # noqa: F401
     if plan.config.get("hooks"):
         import subprocess  # noqa: F401
+    if plan.config.get("linux", {}).get("memoryPolicy"):
+        from pyrunc import mempolicy  # noqa: F401
 
 
 def _terminal(plan, chan):

@@ -3,6 +3,17 @@ container's execve, by writing the process's attr files; linux.mountLabel labels
 Config validation refuses them on a host without the LSM (this one has neither)."""
 import os
 
+APPARMOR = "/sys/kernel/security/apparmor"
+SELINUX = "/sys/fs/selinux/enforce"
+
+
+def apparmor_enabled():
+    return os.path.exists(APPARMOR)
+
+
+def selinux_enabled():
+    return os.path.exists(SELINUX)
+
 
 def exec_attributes(process, proc="/proc"):
     """Ask the LSMs to switch the process's label at its next execve."""

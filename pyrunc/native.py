@@ -113,6 +113,16 @@ def personality(persona):
     return _check(_lib.pr_personality(persona), "personality")
 
 
+def set_mempolicy(mode, node_words):
+    """mode (MPOL_* | MPOL_F_* flags) over the nodes whose bits are set in node_words (a list
+    of 64-bit words, node 0 the lowest bit of the first)."""
+    mask = _ffi.new("unsigned long[]", list(node_words) or [0])
+    # The kernel reads maxnode - 1 bits (an old off-by-one kept for compatibility): one more.
+    maxnode = 64 * len(node_words) + 1 if node_words else 0
+    _check(_lib.pr_set_mempolicy(mode, mask if node_words else _ffi.NULL, maxnode),
+           "set_mempolicy")
+
+
 def get_child_subreaper():
     value = _ffi.new("int *")
     _check(_lib.prctl(37, int(_ffi.cast("uintptr_t", value)), 0, 0, 0), "prctl")  # PR_GET_...

@@ -51,6 +51,10 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None, preser
     if process.get("ioPriority") or process.get("scheduler") or (linux or {}).get("personality"):
         set_step(ctx, "ioPriority, scheduler and personality")
         scheduling.apply(process, linux or {})
+    if (linux or {}).get("memoryPolicy"):
+        set_step(ctx, "memoryPolicy")
+        from pyrunc import mempolicy  # imported before pivot_root (init._import_child_modules)
+        mempolicy.apply(linux["memoryPolicy"])
     user = process.get("user", {})
     os.umask(user.get("umask", 0o022))
     env = list(process.get("env", [])) + list(extra_env)

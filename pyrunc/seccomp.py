@@ -26,6 +26,9 @@ FLAG_ATTRS = {
     "SECCOMP_FILTER_FLAG_LOG": 6,
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,
 }
+# Flags whose libseccomp attribute came later (SCMP_FLTATR_CTL_WAITKILL: libseccomp 2.6): known
+# to pyrunc, applied where this host's libseccomp takes the attribute, refused by name elsewhere.
+LATER_FLAG_ATTRS = {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 10}
 ATTR_CTL_NNP = 3
 # SCMP_ARCH_<NAME> of config.json, as libseccomp's resolver spells them (lowercase).
 ARCHS = ("x86", "x86_64", "x32", "arm", "aarch64", "mips", "mips64", "mips64n32", "mipsel",
@@ -48,8 +51,13 @@ def validate_seccomp(seccomp):
     if uses_notify(seccomp) and not listener:
         raise ConfigError(f"{field}.listenerPath", "SCMP_ACT_NOTIFY needs a listener socket")
     for flag in seccomp.get("flags") or []:
-        if flag not in FLAG_ATTRS:
+        if flag in FLAG_ATTRS:
+            continue
+        if flag not in LATER_FLAG_ATTRS:
             raise ConfigError(f"{field}.flags", f"unknown or unsupported flag {flag!r}")
+        if flag not in supported_flags():
+            raise ConfigError(f"{field}.flags", f"{flag}: this host's libseccomp cannot set it "
+                              "(it needs libseccomp 2.6's SCMP_FLTATR_CTL_WAITKILL)")
     for i, arch in enumerate(seccomp.get("architectures") or []):
         if not isinstance(arch, str) or not arch.startswith("SCMP_ARCH_") or \
                 arch[len("SCMP_ARCH_"):].lower() not in ARCHS:
@@ -64,6 +72,29 @@ def validate_seccomp(seccomp):
                 raise ConfigError(f"{where}.args[{j}].op", f"unknown operator {arg.get('op')!r}")
             if not isinstance(arg.get("index"), int) or not 0 <= arg["index"] < 6:
                 raise ConfigError(f"{where}.args[{j}].index", "must be 0 to 5")
+
+
+_supported = None
+
+
+def supported_flags():
+    """{flag: libseccomp attribute} of the flags this host's libseccomp can set (asked once:
+    setting a later attribute on a scratch filter)."""
+    global _supported
+    if _supported is None:
+        from pyrunc import native
+        found = dict(FLAG_ATTRS)
+        for flag, attr in LATER_FLAG_ATTRS.items():
+            flt = native.SeccompFilter(ACTIONS["SCMP_ACT_ALLOW"])
+            try:
+                flt.set_attr(attr, 1)
+                found[flag] = attr
+            except OSError:
+                pass
+            finally:
+                flt.release()
+        _supported = found
+    return _supported
 
 
 def uses_notify(seccomp):
@@ -95,7 +126,7 @@ def load(seccomp, listener=None):
         for arch in seccomp.get("architectures") or []:
             flt.add_arch(arch[len("SCMP_ARCH_"):].lower())
         for flag in seccomp.get("flags") or []:
-            flt.set_attr(FLAG_ATTRS[flag], 1)
+            flt.set_attr(FLAG_ATTRS.get(flag) or supported_flags()[flag], 1)
         for rule in seccomp.get("syscalls") or []:
             action = _action(rule["action"], rule.get("errnoRet"), "action")
             if action == default:

@@ -65,7 +65,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
             raise InitTimeout(f"stage1 (pid {stage1_pid}) did not exit after forking the init")
         stage1_pid = 0
         child = _Peer(init_pid, "exec'd process" if plan.is_exec else "init",
-                      plan.cgroup_paths)
+                      plan.cgroup_paths, plan.frozen_ok)
         on_pid(init_pid)
         parent_chan.send(protocol.CONTINUE, pid=init_pid)
         protocol.checkpoint("continued")
@@ -132,10 +132,11 @@ def _require_single_thread():
 class _Peer:
     """The child we wait for: its pid, what to call it, and its cgroups (for the frozen check)."""
 
-    def __init__(self, pid, name, cgroup_paths):
+    def __init__(self, pid, name, cgroup_paths, frozen_ok=False):
         self.pid = pid
         self.name = name
         self.cgroup_paths = cgroup_paths
+        self.frozen_ok = frozen_ok  # frozen is waiting for `resume`, not stuck (--ignore-paused)
 
     def stuck(self):
         """Why the child cannot go on (stopped by a signal, frozen with its cgroup), or None."""
@@ -143,14 +144,18 @@ class _Peer:
         info = state.proc_start_time(self.pid)
         if info is not None and info[0] in ("T", "t"):
             return f"the container's {self.name} (pid {self.pid}) is stopped (SIGSTOP?)"
-        if self.cgroup_paths:
-            from pyrunc.cgroups import ContainerCgroup
-            try:
-                if ContainerCgroup(self.cgroup_paths).frozen():
-                    return f"the container's {self.name} (pid {self.pid}) is frozen in its cgroup"
-            except OSError:
-                pass
+        if not self.frozen_ok and self.frozen():
+            return f"the container's {self.name} (pid {self.pid}) is frozen in its cgroup"
         return None
+
+    def frozen(self):
+        if not self.cgroup_paths:
+            return False
+        from pyrunc.cgroups import ContainerCgroup
+        try:
+            return ContainerCgroup(self.cgroup_paths).frozen()
+        except OSError:
+            return False
 
 
 def _readable(chan, timeout):
@@ -168,7 +173,11 @@ def _recv(chan, peer, waiting_for, timeout=INIT_TIMEOUT, eof_ok=False):
         why = peer.stuck()
         if why:
             raise InitTimeout(f"{why}: it cannot finish setting up (waiting for {waiting_for})")
-        if time.monotonic() >= deadline:
+        if peer.frozen_ok and peer.frozen():
+            # runc's exec --ignore-paused waits for `resume` however long: the time frozen
+            # does not count against the child.
+            deadline = time.monotonic() + timeout
+        elif time.monotonic() >= deadline:
             raise InitTimeout(f"the container's {peer.name} (pid {peer.pid}) did not report "
                               f"{waiting_for} within {timeout:g} s")
     try:

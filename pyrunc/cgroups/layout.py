@@ -89,3 +89,51 @@ def container_paths(cgroups_path, container_id, found=None):
         inner = path if path.startswith("/") else os.path.join(own_cgroup(h.key), path)
         paths[h.key] = h.mountpoint + os.path.normpath("/" + inner.strip("/"))
     return paths
+
+
+def exec_paths(paths, requests):
+    """The directories an `exec --cgroup` process joins: {key: directory} under the container's
+    own (paths). requests are the flag's values, as runc 1.2 takes them: 'SUB' (a sub-cgroup of
+    the container's cgroup in every hierarchy) or, on v1 hierarchies only, 'CTRL[,CTRL]:SUB'
+    (that sub-cgroup for the hierarchies carrying those controllers, repeatable). A hierarchy
+    no request names stays at the container's own cgroup. Raises ValueError with the reason."""
+    everywhere = None
+    per_controller = {}
+    for request in requests:
+        controllers, colon, sub = request.rpartition(":")
+        sub = _sub_path(sub, request)
+        if not colon:
+            if everywhere is not None:
+                raise ValueError(f"{request!r}: a path for every controller is given twice")
+            everywhere = sub
+            continue
+        for name in controllers.split(","):
+            if not name:
+                raise ValueError(f"{request!r}: an empty controller name")
+            if name in per_controller:
+                raise ValueError(f"{request!r}: controller {name} is given twice")
+            per_controller[name] = sub
+    result = {}
+    for key, path in paths.items():
+        subs = {per_controller[c] for c in key.split(",") if c in per_controller} if key else set()
+        if len(subs) > 1:
+            raise ValueError(f"controllers {key} share one hierarchy: give them one path")
+        sub = subs.pop() if subs else everywhere
+        result[key] = os.path.normpath(os.path.join(path, sub)) if sub else path
+    known = {c for key in paths if key for c in key.split(",")}
+    unknown = sorted(set(per_controller) - known)
+    if unknown:
+        if UNIFIED in paths and not known:
+            raise ValueError(f"{unknown[0]}: a controller can only be named on cgroup v1 "
+                             "(on v2 give the sub-cgroup alone)")
+        raise ValueError(f"{unknown[0]}: no cgroup v1 hierarchy of the container has this "
+                         "controller")
+    return result
+
+
+def _sub_path(sub, request):
+    """A sub-cgroup below the container's: relative, never climbing out ('/' or '': the
+    container's own)."""
+    if ".." in sub.split("/"):
+        raise ValueError(f"{request!r}: the path may not climb out of the container's cgroup")
+    return sub.strip("/")

@@ -8,6 +8,7 @@ when it is enabled there), does the writes, and owns the directories' life.
 import errno
 import os
 import time
+from _signal import SIGKILL
 
 from pyrunc import log
 from pyrunc.cgroups import layout
@@ -302,7 +303,24 @@ class ContainerCgroup:
             d = self.locate(v1_name, v2_name, available)
             if d is not None:
                 out[key] = module.stats(d)
+        from pyrunc.cgroups import psi
+        for key, v1_name, v2_name, name in psi.FILES:
+            d = self.locate(v1_name, v2_name, available)
+            pressure = psi.read(d, name) if d is not None else None
+            if pressure:
+                out.setdefault(key, {})["psi"] = pressure
         return out
+
+    def kill_all(self, sig):
+        """SIGKILL every process of the container at once through cgroup.kill (Linux 5.14),
+        frozen or not, none forking past it: on a pure v2 layout, as runc does. False when
+        the caller must signal each pid instead (v1 and hybrid layouts, another signal, an
+        older kernel)."""
+        if sig != SIGKILL or not self.pure_v2 or not os.path.exists(
+                os.path.join(self.unified, "cgroup.kill")):
+            return False
+        CgroupDir(self.unified, 2).write("cgroup.kill", "1", "")
+        return True
 
     def oom_kills(self):
         from pyrunc.cgroups import memory

@@ -6,10 +6,12 @@ F = "linux.resources.pids.limit"
 
 
 def writes(resources, d, updating=False):
+    """runtime-spec 1.3 (and runc 1.4): 0 is a limit like any other (no fork at all), -1 is
+    "max", and a limit left out (or null) leaves pids.max alone."""
     p = values.section(resources, "pids")
     limit = values.integer(p, "limit", F, unlimited=True, minimum=0)
-    if limit is None or limit == 0:
-        return []  # 0: unset, as runc reads it (Docker sends 0 for "no change")
+    if limit is None:
+        return []
     return [("pids.max", "max" if limit < 0 else str(limit), F)]
 
 

@@ -100,8 +100,18 @@ def test_features_has_the_fields_of_features_md(runtime):
     assert set(sc["supportedFlags"]) <= set(sc["knownFlags"])
     assert linux["apparmor"]["enabled"] == os.path.exists("/sys/kernel/security/apparmor")
     assert linux["selinux"]["enabled"] == os.path.exists("/sys/fs/selinux/enforce")
-    assert linux["intelRdt"] == {"enabled": False}
+    assert linux["intelRdt"] == {"enabled": False, "schemata": False}
     assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
+    # runtime-spec 1.3: what is recognised and not done says false; memoryPolicy is done
+    assert linux["netDevices"] == {"enabled": False}
+    assert set(linux["memoryPolicy"]["modes"]) >= {"MPOL_DEFAULT", "MPOL_BIND",
+                                                    "MPOL_INTERLEAVE", "MPOL_PREFERRED",
+                                                    "MPOL_LOCAL"}
+    assert set(linux["memoryPolicy"]["flags"]) == {"MPOL_F_NUMA_BALANCING",
+                                                    "MPOL_F_RELATIVE_NODES",
+                                                    "MPOL_F_STATIC_NODES"}
+    assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in sc["knownFlags"]
+    assert f["potentiallyUnsafeConfigAnnotations"] == ["pyrunc.network", "pyrunc.network."]
 
 
 def test_list_json_has_runcs_shape(runtime, make_bundle):

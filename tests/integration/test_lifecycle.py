@@ -609,7 +609,10 @@ def test_exec_in_a_stopped_container_fails(runtime, make_bundle):
     create_running(runtime, make_bundle, "lc-exec-stopped")
     runtime("kill", "lc-exec-stopped", "KILL", check=True)
     assert wait_until(lambda: status_of(runtime, "lc-exec-stopped") == "stopped")
-    err = one_line_error(runtime("exec", "lc-exec-stopped", "true"))
+    result = runtime("exec", "lc-exec-stopped", "true")
+    assert result.returncode == 255, result.stderr  # runc: 255 when the exec itself fails
+    err = result.stderr.strip()
+    assert "\n" not in err and "Traceback" not in result.stderr
     assert "stopped" in err
 
 

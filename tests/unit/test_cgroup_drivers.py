@@ -130,7 +130,10 @@ def test_cpuset_and_pids():
         ("cpuset.cpus", "0-1"), ("cpuset.mems", "0")]
     assert files(pids.writes({"pids": {"limit": 64}}, V2)) == [("pids.max", "64")]
     assert files(pids.writes({"pids": {"limit": -1}}, V1)) == [("pids.max", "max")]
-    assert pids.writes({"pids": {"limit": 0}}, V1) == []
+    # runtime-spec 1.3: 0 is a real limit; left out (or null) leaves pids.max alone
+    assert files(pids.writes({"pids": {"limit": 0}}, V1)) == [("pids.max", "0")]
+    assert files(pids.writes({"pids": {"limit": 0}}, V2)) == [("pids.max", "0")]
+    assert pids.writes({"pids": {}}, V2) == pids.writes({"pids": {"limit": None}}, V2) == []
     with pytest.raises(ConfigError, match="pids.limit"):
         pids.writes({"pids": {"limit": -5}}, V1)
 
@@ -354,3 +357,58 @@ def test_destroy_removes_child_cgroups_and_reports_what_stays(tmp_path):
     other.rmdir()
     (stuck / "cgroup.procs").unlink()
     assert manager.destroy(created, leaves=[str(stuck)]) is None and not parent.exists()
+
+
+# -- kill --all through cgroup.kill, PSI in the stats ----------------------------------------------
+
+@pytest.mark.parametrize("layout_, sig, has_file, used", [
+    ("v2", 9, True, True),        # pure v2, SIGKILL, Linux >= 5.14: the kernel kills them all
+    ("v2", 15, True, False),      # cgroup.kill only sends SIGKILL: TERM goes pid by pid
+    ("v2", 9, False, False),      # an older kernel: pid by pid
+    ("hybrid", 9, True, False),   # v1 controllers: runc's v1 manager signals each pid too
+    ("v1", 9, False, False),
+])
+def test_kill_all_uses_cgroup_kill_only_on_v2(tmp_path, layout_, sig, has_file, used):
+    content = {"cgroup.procs": "4242\n"}
+    if has_file:
+        content["cgroup.kill"] = ""
+    paths = {}
+    if layout_ in ("v2", "hybrid"):
+        paths[""] = fake_cgroup(tmp_path, "unified/c1", 2, content).path
+    if layout_ in ("v1", "hybrid"):
+        paths["pids"] = fake_cgroup(tmp_path, "pids/c1", 1, {"cgroup.procs": "4242\n"}).path
+    assert ContainerCgroup(paths).kill_all(sig) is used
+    if has_file:
+        assert (tmp_path / "unified/c1/cgroup.kill").read_text() == ("1" if used else "")
+
+
+PRESSURE = ("some avg10=1.50 avg60=0.25 avg300=0.00 total=12345\n"
+            "full avg10=0.00 avg60=0.00 avg300=0.00 total=67\n")
+
+
+def test_psi_parse():
+    from pyrunc.cgroups import psi
+    assert psi.parse(PRESSURE) == {
+        "some": {"avg10": 1.5, "avg60": 0.25, "avg300": 0.0, "total": 12345},
+        "full": {"avg10": 0.0, "avg60": 0.0, "avg300": 0.0, "total": 67}}
+    # cpu.pressure had no "full" line before Linux 5.13; an unknown line or value is skipped
+    assert psi.parse("some avg10=0.00 total=3\nlater x=1\n") == {"some": {"avg10": 0.0,
+                                                                         "total": 3}}
+    assert psi.parse("") == {}
+
+
+def test_stats_carry_psi_on_v2_only(tmp_path):
+    v2 = fake_cgroup(tmp_path, "unified/c1", 2, {
+        "cgroup.controllers": "cpu memory io pids\n", "cpu.stat": "usage_usec 5\n",
+        "memory.current": "4096\n", "memory.stat": "anon 1\n", "pids.current": "1\n",
+        "cpu.pressure": PRESSURE, "memory.pressure": PRESSURE, "io.pressure": PRESSURE})
+    stats = ContainerCgroup({"": v2.path}).stats()
+    for key in ("cpu", "memory", "blkio"):
+        assert stats[key]["psi"]["some"]["total"] == 12345, key
+    assert "psi" not in stats["pids"]
+    # v1: no pressure files, no psi; a v2 cgroup whose kernel has no PSI: none either
+    v1 = fake_cgroup(tmp_path, "cpu/c1", 1, {"cpuacct.usage": "5\n", "cpu.stat": ""})
+    assert "psi" not in ContainerCgroup({"cpu,cpuacct": v1.path}).stats().get("cpu", {})
+    bare = fake_cgroup(tmp_path, "unified/c2", 2, {"cgroup.controllers": "cpu\n",
+                                                   "cpu.stat": "usage_usec 5\n"})
+    assert "psi" not in ContainerCgroup({"": bare.path}).stats()["cpu"]

@@ -321,6 +321,31 @@ def test_namespaced_sysctls_pass_with_their_namespace(bundle):
     config_mod.validate(config, str(bundle))
 
 
+def test_user_sysctls_need_a_user_namespace(bundle):
+    """user.* (the ucount limits) belong to the user namespace: allowed with one only."""
+    config = good()
+    config["linux"]["sysctl"] = {"user.max_user_namespaces": "7"}
+    err = refused(config, bundle, "linux.sysctl.user.max_user_namespaces")
+    assert "needs a user namespace" in str(err)
+    config["linux"]["namespaces"].append({"type": "user"})
+    config["linux"]["uidMappings"] = config["linux"]["gidMappings"] = [
+        {"containerID": 0, "hostID": 100000, "size": 65536}]
+    config_mod.validate(config, str(bundle))
+
+
+@pytest.mark.parametrize("mounts, named", [
+    ("proc /proc proc rw 0 0\n", "no resctrl filesystem"),
+    ("resctrl /sys/fs/resctrl resctrl rw 0 0\n", "not supported yet")])
+def test_intel_rdt_is_refused_with_the_hosts_reason(bundle, tmp_path, mounts, named):
+    path = tmp_path / "mounts"
+    path.write_text(mounts)
+    assert named in config_mod.intel_rdt_refusal(str(path))
+    config = good()
+    config["linux"]["intelRdt"] = {"closID": "guaranteed_group"}
+    err = refused(config, bundle, "linux.intelRdt")
+    assert config_mod.intel_rdt_refusal() in str(err)
+
+
 def test_net_sysctl_without_network_namespace(bundle):
     config = good()
     config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"]
@@ -345,8 +370,6 @@ def test_every_known_rootfs_propagation_passes(bundle, value):
 
 @pytest.mark.parametrize("section,key,value", [
     ("process", "execCPUAffinity", {"initial": "0", "final": "0-1"}),
-    ("linux", "intelRdt", {"closID": "guaranteed_group"}),
-    ("linux", "memoryPolicy", {"mode": "MPOL_BIND", "nodes": "0"}),
     ("linux", "netDevices", {"eth1": {"name": "eth1"}}),
 ])
 def test_known_but_unsupported_field_is_refused(bundle, section, key, value):
