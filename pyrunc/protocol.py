@@ -106,8 +106,15 @@ class Channel:
         fds = []
         try:
             data, ancdata, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
-        except ConnectionResetError:  # the peer died with data unread (an OOM kill, say)
-            raise ChannelClosed() from None
+        except ConnectionResetError:
+            # The peer closed with a message of ours unread (it failed, or was OOM-killed,
+            # before reading it). The kernel reports that first, even when the peer's last
+            # message (its ERROR) is still queued for us: read that, if it is there.
+            try:
+                data, ancdata, _flags, _addr = self.sock.recvmsg(
+                    65536, _socket.CMSG_SPACE(4 * 4), _socket.MSG_DONTWAIT)
+            except OSError:  # nothing queued (EAGAIN), or gone for good
+                raise ChannelClosed() from None
         for level, kind, payload in ancdata:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 usable = len(payload) - len(payload) % 4
