@@ -72,16 +72,20 @@ def field_of_step(step):
 def describe(verb, container_id, exc, checkpoints=(), trace_path=None, message=None):
     """The record for a failure (a plain dict); message: the one line the user was shown,
     when it is not str(exc)."""
-    step = getattr(exc, "step", None) or _DEFAULT_STEPS.get(type(exc).__name__, verb)
+    # A wrapper (exec's ExecFailedError, raised from the InitError) says less than its cause.
+    cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+    if getattr(exc, "step", None) or getattr(exc, "field", None):
+        cause = exc
+    step = getattr(cause, "step", None) or _DEFAULT_STEPS.get(type(cause).__name__, verb)
     record = {
         "id": container_id,
         "verb": verb,
         "time": utc_now(),
-        "error": type(exc).__name__,
+        "error": type(cause).__name__,
         "message": (message or str(exc))[:MAX_TEXT],
         "step": step,
-        "errno": getattr(exc, "errno", 0) or 0,
-        "field": getattr(exc, "field", None) or field_of_step(step),
+        "errno": getattr(cause, "errno", 0) or 0,
+        "field": getattr(cause, "field", None) or field_of_step(step),
         "checkpoints": list(checkpoints),
     }
     if trace_path:

@@ -96,3 +96,17 @@ def test_only_records_are_pruned(tmp_path):
     for i in range(postmortem.MAX_RECORDS + 2):
         postmortem.record(str(tmp_path), "create", f"c{i}", PyruncError("x"))
     assert other.exists()
+
+
+def test_a_wrapped_error_is_described_by_its_cause(tmp_path):
+    from pyrunc.errors import ExecFailedError
+    try:
+        try:
+            raise InitError("executable", "exec '/x': no such file", errno.ENOENT)
+        except InitError as e:
+            raise ExecFailedError(str(e)) from e
+    except ExecFailedError as wrapped:
+        postmortem.record(str(tmp_path), "exec", "c", wrapped)
+    [pm] = postmortem.for_id(str(tmp_path), "c")
+    assert (pm["step"], pm["errno"], pm["field"]) == ("executable", errno.ENOENT, "process.args")
+    assert pm["message"].startswith("exec failed: container init failed at executable")
