@@ -322,8 +322,8 @@ _NOT_POSTMORTEMS = ("ContainerExistsError", "InvalidIdError", "ContainerNotFound
 def _with_postmortem(verb, g, o, exc, message):
     """Keep the failure's post-mortem; the message then says where to read it."""
     container_id = o.get("container_id")
-    if verb not in POSTMORTEM_VERBS or not container_id or \
-            type(exc).__name__ in _NOT_POSTMORTEMS:
+    kinds = {type(exc).__name__, type(exc.__cause__).__name__}  # exec wraps its cause
+    if verb not in POSTMORTEM_VERBS or not container_id or kinds & set(_NOT_POSTMORTEMS):
         return message
     from pyrunc import postmortem
     protocol = sys.modules.get("pyrunc.protocol")  # imported only by the init path

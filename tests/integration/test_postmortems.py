@@ -149,6 +149,7 @@ def test_errors_that_are_not_a_containers_failure_keep_nothing(runtime, make_bun
     err = one_line(runtime("create", "--bundle", bundle, "pm-taken"))
     assert "already exists" in err and "post-mortem" not in err
     assert "post-mortem" not in one_line(runtime("start", "pm-nosuch"))
+    assert "post-mortem" not in one_line(runtime("exec", "pm-nosuch", "true"), 255)
     assert postmortems(runtime, "pm-taken") == []
     runtime("delete", "--force", "pm-taken", check=True)
 
