@@ -76,27 +76,28 @@ def _pids_zero_is_unset(resources):
 
 def cmd_update(g, o, root):
     from pyrunc.container import Container
-    c = Container.load(o["container_id"], root)
+    c = Container.load(o["container_id"], root)  # a missing container is said before bad flags
     c.update(update_resources(o))
     return 0
 
 
 def cmd_pause(g, o, root):
     from pyrunc.container import Container
-    Container.load(o["container_id"], root).pause()
+    # Container, not Container.load: pause and resume lock and load the state themselves.
+    Container(o["container_id"], root).pause()
     return 0
 
 
 def cmd_resume(g, o, root):
     from pyrunc.container import Container
-    Container.load(o["container_id"], root).resume()
+    Container(o["container_id"], root).resume()
     return 0
 
 
 def cmd_ps(g, o, root):
     """runc ps: the container's pids as JSON, or ps(1)'s table cut down to them."""
     from pyrunc.container import Container
-    pids = Container.load(o["container_id"], root).processes()
+    pids = Container(o["container_id"], root).processes()
     if o.get("format") == "json":
         sys.stdout.write(jsonio.dumps(pids) + "\n")
         return 0

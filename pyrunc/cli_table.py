@@ -1,5 +1,6 @@
-"""The flags of the hot verbs, as plain data for the fast parser in pyrunc.entry. click (in
-pyrunc.cli) is the definition; tests/unit/test_cli_table.py fails if this table drifts from it.
+"""The flags of the verbs engines call, as plain data for the fast parser in pyrunc.entry.
+click (in pyrunc.cli) is the definition; tests/unit/test_cli_table.py fails if this table
+drifts from it.
 
 option spelling -> (destination, takes a value, repeatable)
 """
@@ -24,17 +25,64 @@ _CREATE = {
     "--trace": ("trace", True, False),
 }
 
-# verb -> (options, positional argument names; a name ending in '?' is optional)
+_EXEC = {
+    "-p": ("process", True, False), "--process": ("process", True, False),
+    "-t": ("tty", False, False), "--tty": ("tty", False, False),
+    "--console-socket": ("console_socket", True, False),
+    "-d": ("detach", False, False), "--detach": ("detach", False, False),
+    "--pid-file": ("pid_file", True, False),
+    "--cwd": ("cwd", True, False),
+    "-e": ("env", True, True), "--env": ("env", True, True),
+    "-u": ("user", True, False), "--user": ("user", True, False),
+    "--preserve-fds": ("preserve_fds", True, False),
+    "-c": ("cap", True, True), "--cap": ("cap", True, True),
+    "--no-new-privs": ("no_new_privs", False, False),
+    "-g": ("additional_gids", True, True), "--additional-gids": ("additional_gids", True, True),
+    "--process-label": ("process_label", True, False),
+    "--apparmor": ("apparmor", True, False),
+    "--ignore-paused": ("ignore_paused", False, False),
+    "--cgroup": ("cgroup", True, True),
+}
+
+_FORMAT = {"-f": ("format", True, False), "--format": ("format", True, False)}
+
+# runc update's single-value flags, each a string parsed by pyrunc.cgroup_verbs.
+_UPDATE = {"-r": ("resources", True, False), "--resources": ("resources", True, False),
+           "--cpu-shares": ("cpu_share", True, False)}
+for _dest in ("memory", "memory_swap", "memory_reservation", "kernel_memory",
+              "kernel_memory_tcp", "cpu_share", "cpu_quota", "cpu_period", "cpu_burst",
+              "cpu_rt_period", "cpu_rt_runtime", "cpu_idle", "cpuset_cpus", "cpuset_mems",
+              "pids_limit", "blkio_weight"):
+    _UPDATE["--" + _dest.replace("_", "-")] = (_dest, True, False)
+
+# verb -> (options, positional argument names, defaults). A name ending in '?' is optional;
+# one ending in '*' takes every argument left, and options end at the verb's first positional
+# argument (click's allow_interspersed_args=False). defaults: what click fills in for an
+# option left out, where that is not a false value.
 COMMANDS = {
-    "create": (_CREATE, ("container_id",)),
+    "create": (_CREATE, ("container_id",), {}),
     "run": (dict(_CREATE, **{"-d": ("detach", False, False), "--detach": ("detach", False, False),
                              "--keep": ("keep", False, False),
                              "--no-subreaper": ("no_subreaper", False, False)}),
-            ("container_id",)),
-    "start": ({}, ("container_id",)),
-    "state": ({}, ("container_id",)),
+            ("container_id",), {}),
+    "start": ({}, ("container_id",), {}),
+    "state": ({}, ("container_id",), {}),
     "kill": ({"-a": ("all", False, False), "--all": ("all", False, False)},
-             ("container_id", "signal?")),
+             ("container_id", "signal?"), {}),
     "delete": ({"-f": ("force", False, False), "--force": ("force", False, False)},
-               ("container_id",)),
+               ("container_id",), {}),
+    "exec": (_EXEC, ("container_id", "command*"), {}),
+    "list": (dict(_FORMAT, **{"-q": ("quiet", False, False), "--quiet": ("quiet", False, False)}),
+             (), {"format": "table"}),
+    "ps": (_FORMAT, ("container_id", "ps_args*"), {"format": "table"}),
+    "pause": ({}, ("container_id",), {}),
+    "resume": ({}, ("container_id",), {}),
+    "events": ({"--interval": ("interval", True, False), "--stats": ("stats", False, False)},
+               ("container_id",), {"interval": "5s"}),
+    "update": (_UPDATE, ("container_id",), {}),
 }
+
+# Values click checks (its INT and Choice types): one the fast path finds outside these goes
+# to click, which prints the usage error.
+CHOICES = {"log_format": ("text", "json"), "format": ("table", "json")}
+INTEGERS = ("preserve_fds",)

@@ -51,13 +51,16 @@ def cmd_run(g, o):
 
 def cmd_start(g, o):
     from pyrunc.container import Container
-    Container.load(o["container_id"], _root(g)).start()
+    # Not Container.load: start (like kill and delete) takes the lock and loads the state
+    # itself, and says when the container does not exist.
+    Container(o["container_id"], _root(g)).start()
     return 0
 
 
 def cmd_state(g, o):
-    from pyrunc.container import Container
-    state = Container.load(o["container_id"], _root(g)).oci_state()
+    # The state module alone (no lock, as runc takes none: state.json is replaced atomically),
+    # loaded once: engines poll `state` until a container stops.
+    state = state_mod.ContainerState(_root(g), o["container_id"]).load_existing().oci_state()
     sys.stdout.write(_indented(state) + "\n")
     return 0
 
@@ -69,7 +72,7 @@ def cmd_kill(g, o):
         sig = parse_signal(o.get("signal") or "SIGTERM")
     except ValueError as e:
         raise UsageError(str(e)) from None
-    Container.load(o["container_id"], _root(g)).kill(sig, o.get("all", False))
+    Container(o["container_id"], _root(g)).kill(sig, o.get("all", False))
     return 0
 
 
@@ -82,12 +85,11 @@ def cmd_delete(g, o):
     from pyrunc.container import Container
     from pyrunc.errors import ContainerNotFoundError
     try:
-        c = Container.load(o["container_id"], _root(g))
+        Container(o["container_id"], _root(g)).delete(o.get("force", False))
     except ContainerNotFoundError:
         if o.get("force"):
             return 0  # runc: delete --force of a missing container is not an error
         raise
-    c.delete(o.get("force", False))
     return 0
 
 

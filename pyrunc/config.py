@@ -224,11 +224,12 @@ def validate_process(process, field):
     if _get(process, "selinuxLabel", str, f"{field}.selinuxLabel"):
         if not lsm.selinux_enabled():
             raise ConfigError(f"{field}.selinuxLabel", "SELinux is not enabled on this host")
-    from pyrunc import scheduling
-    if process.get("ioPriority") is not None:
-        scheduling.validate_io_priority(process["ioPriority"], f"{field}.ioPriority")
-    if process.get("scheduler") is not None:
-        scheduling.validate_scheduler(process["scheduler"], f"{field}.scheduler")
+    if process.get("ioPriority") is not None or process.get("scheduler") is not None:
+        from pyrunc import scheduling  # only for the configs that use it
+        if process.get("ioPriority") is not None:
+            scheduling.validate_io_priority(process["ioPriority"], f"{field}.ioPriority")
+        if process.get("scheduler") is not None:
+            scheduling.validate_scheduler(process["scheduler"], f"{field}.scheduler")
     size = _get(process, "consoleSize", dict, f"{field}.consoleSize")
     if size is not None:
         _get(size, "height", int, f"{field}.consoleSize.height")

@@ -37,10 +37,7 @@ class Container:
     @classmethod
     def load(cls, container_id, root=state_mod.DEFAULT_ROOT):
         c = cls(container_id, root)
-        if not os.path.isdir(c.state.dir):
-            from pyrunc.errors import ContainerNotFoundError
-            raise ContainerNotFoundError(container_id)
-        c.state.load()
+        c.state.load_existing()
         return c
 
     # -- create ----------------------------------------------------------------------------------
@@ -67,10 +64,16 @@ class Container:
 
     def _create_reserved(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring,
                          reserved_fds, foreground, rootless):
+        from pyrunc import timing
+        timing.begin("imports")
         from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
+        timing.end("imports")
+        timing.begin("config")
         bundle = os.path.abspath(bundle)
         config = config_mod.load_bundle_config(bundle)
         config_mod.validate(config, bundle)
+        timing.end("config")
+        timing.begin("checks")
         process = config["process"]
         if process.get("terminal") and not console_socket and not foreground:
             raise ConfigError("process.terminal", "a terminal needs --console-socket "
@@ -96,9 +99,12 @@ class Container:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
         tracing = _trace_file(self.trace_path, config, bundle)
+        timing.end("checks")
+        timing.begin("state-dir")
         st = self.state
         st.make()
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
+        helper = []  # the pid of cgroups' start_first_migration, reaped after the join
         try:
             if tracing:
                 _start_trace(tracing, bool(self.trace_path), bundle, config)
@@ -134,6 +140,7 @@ class Container:
             owner = _host_ids(config)
             os.chown(st.fifo_path, *owner)
             os.chmod(st.fifo_path, 0o600 if owner[0] == os.geteuid() else 0o200)
+            timing.end("state-dir")
             plan = init.Plan(
                 config=config, process=process, bundle=bundle,
                 rootfs=os.path.realpath(st.data["rootfs"]), container_id=self.id,
@@ -149,11 +156,14 @@ class Container:
                 # them in on_pid. Recorded at once so `delete --force` finds them after a crash.
                 if cgroup is None:
                     return
+                timing.begin("cgroups-make")
                 made_cgroups.extend(cgroup.create())
+                helper.append(cgroup.start_first_migration())  # before the writes below
                 protocol.checkpoint("cgroups-made")  # before the exact list is recorded
                 st.data["cgroups_created"] = made_cgroups
                 st.save()
                 cgroup.apply(resources, linux.get("devices") or [])
+                timing.end("cgroups-make")
 
             def on_pid(pid):
                 st.data["pid"] = pid
@@ -165,8 +175,10 @@ class Container:
                     protocol.checkpoint("network")
 
             def join_cgroups(pid):
+                timing.begin("cgroups-join")
                 if cgroup is not None:
                     cgroup.join(pid)
+                timing.end("cgroups-join")
                 protocol.checkpoint("cgroup-joined")
 
             def on_hooks():
@@ -178,6 +190,7 @@ class Container:
                 hooks.run_hooks(config, "createRuntime", hook_state)
 
             try:
+                timing.begin("spawn")
                 spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
                                       linux.get("gidMappings"), after_fork, on_hooks,
                                       join_cgroups)
@@ -190,6 +203,9 @@ class Container:
                 raise
             finally:
                 os.close(plan.fifo_fd)
+                if helper and helper[0]:
+                    spawn.reap(helper.pop())
+            timing.end("spawn")
             protocol.checkpoint("ready")
             if spawned.pty_master is not None and console is not None:
                 from pyrunc import terminal
@@ -237,9 +253,8 @@ class Container:
             attach.detach(self.id, st.data["network"], ipam.Book.host(st.root))
         st.remove()
         if poststop:
-            from pyrunc import hooks
-            hooks.run_hooks(st.data.get("config", {}), "poststop",
-                            dict(st.oci_state(), status=STOPPED))
+            _run_hooks(st.data.get("config", {}), "poststop",
+                       lambda: dict(st.oci_state(), status=STOPPED))
         if left is not None:
             if strict:
                 raise left
@@ -259,11 +274,10 @@ class Container:
                                  if status != STOPPED else
                                  "cannot start a container that has stopped")
             self._release_fifo()
-            from pyrunc import hooks
             # Lifecycle step 9 follows the exec (step 8): "running", with its pid, even when a
             # short process has already exited by the time the hooks read it.
-            hooks.run_hooks(st.data.get("config", {}), "poststart",
-                            dict(st.oci_state(), status=RUNNING, pid=st.data.get("pid", 0)))
+            _run_hooks(st.data.get("config", {}), "poststart",
+                       lambda: dict(st.oci_state(), status=RUNNING, pid=st.data.get("pid", 0)))
         finally:
             st.unlock()
 
@@ -272,13 +286,14 @@ class Container:
         writes "1" and execs, which closes its end: end-of-file after "01" means the
         container's process runs. Bounded: an init that is stopped or frozen cannot answer,
         and start says so rather than wait for it."""
-        from pyrunc import hooks
         st = self.state
         why = self._init_stuck()
         if why:
             raise StateError(f"cannot start the container: {why}")
-        timeout = START_TIMEOUT + hooks.total_timeout(st.data.get("config", {}),
-                                                      "startContainer")
+        timeout = START_TIMEOUT
+        if st.data.get("config", {}).get("hooks"):
+            from pyrunc import hooks
+            timeout += hooks.total_timeout(st.data["config"], "startContainer")
         deadline = time.monotonic() + timeout
         fd = os.open(st.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         pidfd = _pidfd(st.pid)
@@ -347,18 +362,24 @@ class Container:
                       foreground=False, rootless=rootless)
             c.start()
             return 0
-        from pyrunc import foreground
+        from pyrunc import foreground, timing
         with foreground.Subreaper() as reaper:
             spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
                                 preserve_fds, foreground=True, rootless=rootless)
             if no_subreaper:
                 reaper.stop()
             try:
+                timing.begin("start")
                 c.start()
+                timing.end("start")
+                timing.begin("wait")
                 return foreground.wait_foreground(spawned.pid, spawned.pty_master, reaper)
             finally:
+                timing.end("wait")
                 if not keep:
+                    timing.begin("delete")
                     c._delete_after_run()
+                    timing.end("delete")
 
     def _delete_after_run(self):
         st = self.state
@@ -404,25 +425,26 @@ class Container:
             if status not in (RUNNING, CREATED, PAUSED):
                 raise StateError(f"cannot exec in a container that is {status}")
             joined = self._exec_cgroup(cgroup)
-            config_mod.validate_process(process, "process")
-            _check_privileges(process)
-            if process.get("terminal") and detach and not console_socket:
-                raise ConfigError("process.terminal",
-                                  "cannot allocate a terminal when detached without --console-socket")
-            config = st.data.get("config", {})
             from pyrunc import init, spawn
+            helper = joined.start_first_migration()  # see there: it overlaps what follows
             console = None
-            if console_socket:
-                from pyrunc import terminal
-                console = terminal.connect_console_socket(console_socket)
             root_fd = -1
-            if "mount" not in config_mod.namespaces_of(config):
-                # No mount namespace: the init is only chrooted, and exec must be too (the
-                # namespaces joined below leave it in our root otherwise). Opened after the
-                # status check that pinned st.pid to the container's init.
-                root_fd = os.open(f"/proc/{st.pid}/root", os.O_PATH | os.O_DIRECTORY
-                                  | os.O_CLOEXEC)
             try:
+                config_mod.validate_process(process, "process")
+                _check_privileges(process)
+                if process.get("terminal") and detach and not console_socket:
+                    raise ConfigError("process.terminal", "cannot allocate a terminal when "
+                                      "detached without --console-socket")
+                config = st.data.get("config", {})
+                if console_socket:
+                    from pyrunc import terminal
+                    console = terminal.connect_console_socket(console_socket)
+                if "mount" not in config_mod.namespaces_of(config):
+                    # No mount namespace: the init is only chrooted, and exec must be too (the
+                    # namespaces joined below leave it in our root otherwise). Opened after the
+                    # status check that pinned st.pid to the container's init.
+                    root_fd = os.open(f"/proc/{st.pid}/root", os.O_PATH | os.O_DIRECTORY
+                                      | os.O_CLOEXEC)
                 # spawn closes the namespace fds in every case, once they are open
                 plan = init.Plan(config=config, process=process, container_id=self.id,
                                  root_fd=root_fd,
@@ -447,6 +469,8 @@ class Container:
                     console.close()
                 if root_fd >= 0:
                     os.close(root_fd)
+                if helper:
+                    spawn.reap(helper)
             if pid_file:
                 try:
                     _write_pid_file(pid_file, spawned.pid)
@@ -478,6 +502,7 @@ class Container:
                 raise UsageError(f"--cgroup: {path} does not exist")
         return ContainerCgroup(paths)
 
+
     # -- kill / delete / state -------------------------------------------------------------------
 
     def kill(self, sig=signal.SIGTERM, all_processes=False):
@@ -490,7 +515,9 @@ class Container:
         st.lock()
         try:
             st.load()
-            status = st.status()
+            # A paused container is signalled as a running one (the signal waits for the
+            # thaw): whether it is frozen does not matter here, and is not looked up.
+            status = st.status(paused=False)
             if status == STOPPED and st.pid:
                 from pyrunc import exitrecord
                 exitrecord.observe(st)  # kill is often the first to see the init gone
@@ -655,6 +682,15 @@ class Container:
     def oci_state(self):
         self.state.load()
         return self.state.oci_state()
+
+
+def _run_hooks(config, kind, state_of):
+    """hooks.run_hooks(config, kind, state_of()) when config has hooks of that kind: without,
+    neither pyrunc.hooks nor the state (a look at /proc and the freezer) is needed, and start
+    and delete are the commands engines run for every container."""
+    if (config.get("hooks") or {}).get(kind):
+        from pyrunc import hooks
+        hooks.run_hooks(config, kind, state_of())
 
 
 def _is_hook_failure(exc):

@@ -1,8 +1,9 @@
 """The `pyrunc` console script. Engines run pyrunc for every container (create, start, state,
-kill, delete, run), so those verbs are parsed here with a small table (pyrunc.cli_table) and
-go straight to the API; importing click alone would cost more than runc's whole start. Anything
-the table does not cover exactly (help, a typo, another verb) falls back to click, which gives
-the real usage messages."""
+kill, delete, run, exec; containerd's shim also list, ps, pause, resume, events --stats and
+update), so those verbs are parsed here with a small table (pyrunc.cli_table) and go straight
+to the API; importing click alone would cost more than runc's whole start. Anything the table
+does not cover exactly (help, a typo, another verb) falls back to click, which gives the real
+usage messages."""
 import gc
 import os
 import sys
@@ -23,12 +24,18 @@ def parse(argv):
     if i >= len(argv) or argv[i] not in COMMANDS:
         raise _NotFast()
     verb = argv[i]
-    table, positional_names = COMMANDS[verb]
-    options = {}
+    table, positional_names, defaults = COMMANDS[verb]
+    # A trailing "name*" takes the rest, options included, once it is reached (click's
+    # allow_interspersed_args=False on exec and ps): `exec ID sh -c x` runs `sh -c x`.
+    variadic = bool(positional_names) and positional_names[-1].endswith("*")
+    options = dict(defaults)
     positionals = []
     i += 1
     while i < len(argv):
         arg = argv[i]
+        if variadic and positionals:  # a later "--" too is the command's
+            positionals.extend(argv[i:])
+            break
         if arg == "--":
             positionals.extend(argv[i + 1:])
             break
@@ -37,11 +44,14 @@ def parse(argv):
         else:
             positionals.append(arg)
             i += 1
-    required = [n for n in positional_names if not n.endswith("?")]
-    if not len(required) <= len(positionals) <= len(positional_names):
+    fixed = positional_names[:-1] if variadic else positional_names
+    required = [n for n in fixed if not n.endswith("?")]
+    if len(positionals) < len(required) or (not variadic and len(positionals) > len(fixed)):
         raise _NotFast()
-    for name, value in zip(positional_names, positionals):
+    for name, value in zip(fixed, positionals):
         options[name.rstrip("?")] = value
+    if variadic:
+        options[positional_names[-1].rstrip("*")] = tuple(positionals[len(fixed):])
     return verb, g, options
 
 
@@ -50,14 +60,14 @@ def _take_option(argv, i, table, into):
     name, eq, value = arg.partition("=")
     if name not in table:
         raise _NotFast()
-    dest, takes_value, _repeatable = table[name]
+    dest, takes_value, repeatable = table[name]
     if takes_value:
         if not eq:
             if i + 1 >= len(argv):
                 raise _NotFast()
             value = argv[i + 1]
             i += 1
-        into[dest] = value
+        into[dest] = into.get(dest, ()) + (value,) if repeatable else value
     else:
         if eq:
             raise _NotFast()
@@ -69,13 +79,16 @@ def main():
     # A pyrunc command lives for milliseconds and makes no garbage cycles worth collecting;
     # a collection in a forked child would also touch (and copy) every page of the heap.
     gc.disable()
+    if "PYRUNC_TIMING" in os.environ:  # per-phase timing (pyrunc.timing), not imported when off
+        from pyrunc import timing
+        timing.begin("main")
     argv = sys.argv[1:]
     try:
         verb, g, options = parse(argv)
     except _NotFast:
         from pyrunc.cli import main as click_main
         return click_main(argv)
-    if g.get("log_format") not in (None, "text", "json") or not _ints_ok(options):
+    if not values_ok(g) or not values_ok(options):
         from pyrunc.cli import main as click_main
         return click_main(argv)
     from pyrunc.commands import run_verb
@@ -88,12 +101,19 @@ def main():
         sys.stderr.flush()
     except (OSError, ValueError):
         code = code or 1
+    if "PYRUNC_TIMING" in os.environ:
+        from pyrunc import timing
+        timing.end("main")
     os._exit(code)
 
 
-def _ints_ok(options):
-    value = options.get("preserve_fds")
-    return value is None or value.isdigit()
+def values_ok(options):
+    """The values click would check (Choice, INT) are valid; if not, click says why."""
+    from pyrunc.cli_table import CHOICES, INTEGERS
+    for dest, allowed in CHOICES.items():
+        if dest in options and options[dest] not in allowed:
+            return False
+    return all(options.get(dest) is None or options[dest].isdigit() for dest in INTEGERS)
 
 
 if __name__ == "__main__":

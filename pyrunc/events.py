@@ -4,16 +4,15 @@ stats come every interval, an "oom" event as soon as the kernel reports a kill, 
 ends when the container stops."""
 import time
 
-from pyrunc.state import STOPPED
+from pyrunc.state import STOPPED, ContainerState
 
 OOM_POLL = 0.1  # seconds: the memory cgroup's kill counter is read this often
 
 
 def stream(container_id, root, interval, once, emit):
-    from pyrunc.container import Container
     from pyrunc import cgroups
-    c = Container.load(container_id, root)
-    cgroup = cgroups.ContainerCgroup(c.state.data.get("cgroup_paths", {}))
+    st = ContainerState(root, container_id).load_existing()  # no lock: stats only read
+    cgroup = cgroups.ContainerCgroup(st.data.get("cgroup_paths", {}))
     if once:
         emit(_stats_event(container_id, cgroup))
         return 0
@@ -28,8 +27,8 @@ def stream(container_id, root, interval, once, emit):
         if seen > kills:
             emit({"type": "oom", "id": container_id})
             kills = seen
-        c.state.load()
-        if c.state.status() == STOPPED:
+        st.load()
+        if st.status() == STOPPED:
             return 0
         time.sleep(min(OOM_POLL, max(0.0, next_stats - time.monotonic())))
 

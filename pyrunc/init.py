@@ -5,8 +5,7 @@ joined. Nothing here returns to the caller: each process ends in execve or os._e
 """
 import os
 
-from pyrunc import SPEC_VERSION, native, process_setup, protocol
-from pyrunc.seccomp import Listener as SeccompListener, uses_notify as seccomp_uses_notify
+from pyrunc import SPEC_VERSION, native, process_setup, protocol, timing
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
@@ -45,7 +44,9 @@ def stage1(plan, chan):
     """First child: namespaces, then fork the init (or the exec'd process)."""
     ctx = {"step": "loading modules"}
     try:
+        timing.begin("imports")
         _import_child_modules(plan)
+        timing.end("imports")
         _close_inherited_fds(plan, chan)
         # Not dumpable until the container's program is exec'd: processes already in the
         # container cannot ptrace us or open our /proc/<pid>/ files (exe, fds, mem). An
@@ -55,10 +56,13 @@ def stage1(plan, chan):
             _make_undumpable()
         process_setup.remember_runtime_binary()
         seccomp = plan.config.get("linux", {}).get("seccomp") or {}
-        if seccomp.get("listenerPath") and seccomp_uses_notify(seccomp):
-            ctx["step"] = "connecting to the seccomp listener"
-            plan.listener = SeccompListener(seccomp)  # while its path is still reachable
+        if seccomp.get("listenerPath"):
+            from pyrunc import seccomp as seccomp_mod
+            if seccomp_mod.uses_notify(seccomp):
+                ctx["step"] = "connecting to the seccomp listener"
+                plan.listener = seccomp_mod.Listener(seccomp)  # while its path is reachable
         ctx["step"] = "joining namespaces"
+        timing.begin("namespaces")
         for kind, fd in plan.join:
             ctx["step"] = f"joining the {kind} namespace"
             native.setns(fd, NAMESPACES[kind][0])  # the kernel checks the type once more
@@ -85,10 +89,14 @@ def stage1(plan, chan):
             # we could no longer open our own /proc/self files, timens_offsets among them.
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+        timing.end("namespaces")
         ctx["step"] = "forking the init"
+        timing.begin("fork")
         pid = os.fork()
         if pid == 0:
+            timing.process("exec" if plan.is_exec else "init")
             (run_exec_process if plan.is_exec else run_init)(plan, chan)
+        timing.end("fork")
         try:
             chan.send(protocol.INIT_PID, pid=pid)
         except OSError:
@@ -106,7 +114,9 @@ def run_init(plan, chan):
 
     ctx = {"step": "waiting for the parent"}
     try:
+        timing.begin("wait-continue")
         message, _ = chan.expect(protocol.CONTINUE)
+        timing.end("wait-continue")
         _listener_state(plan, message["pid"], "creating")
         config = plan.config
         if not plan.terminal:
@@ -115,11 +125,13 @@ def run_init(plan, chan):
             ctx["step"] = "joining a session keyring"
             _join_keyring(plan.container_id)
         ctx["step"] = "mounting the rootfs"
+        timing.begin("rootfs")
         own_mount_ns = bool(plan.new_flags & CLONE_NEWNS) or _joined(plan, "mount")
         rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
                                     or _joined(plan, "user"), plan.cgroup_paths,
                                     config.get("linux", {}).get("mountLabel", ""), own_mount_ns)
         root_fd = rootfs.prepare(config, rctx)
+        timing.end("rootfs")
         if hooks.has_hooks(config, "prestart", "createRuntime"):
             ctx["step"] = "waiting for prestart and createRuntime hooks"
             chan.send(protocol.RUN_HOOKS)
@@ -127,6 +139,7 @@ def run_init(plan, chan):
         ctx["step"] = "createContainer hooks"
         hooks.run_hooks(config, "createContainer", _hook_state(plan, "created"))  # step 5
         ctx["step"] = "pivot_root" if not plan.no_pivot else "chroot"
+        timing.begin("pivot")
         rootfs.pivot(root_fd, plan.no_pivot, own_mount_ns)
         os.close(root_fd)
         if config.get("hostname"):
@@ -145,14 +158,19 @@ def run_init(plan, chan):
             rootfs.bind_console(slave)
         ctx["step"] = "read-only and masked paths"
         rootfs.finish(config)
+        timing.end("pivot")
         ctx["step"] = "waiting to be in the container's cgroups"
+        timing.begin("wait-cgroup")
         chan.wait_cgroup_joined()
+        timing.end("wait-cgroup")
         if plan.new_flags & CLONE_NEWCGROUP:
             ctx["step"] = "creating the cgroup namespace"
             native.unshare(CLONE_NEWCGROUP)  # after joining: our cgroup is its root
+        timing.begin("process")
         prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
                                        plan.extra_env, config.get("linux", {}), plan.listener,
                                        plan.preserve_fds)
+        timing.end("process")
         # The exec fifo is reopened through /proc/self/fd once `start` comes: a config that
         # hides it (maskedPaths /proc/self) must fail here, at create, as runc fails, not after
         # create returned with an init that can only die.
@@ -161,6 +179,7 @@ def run_init(plan, chan):
         ctx["step"] = "reporting ready"
         chan.send(protocol.READY)
         chan.close()
+        timing.begin("wait-start")
     except BaseException as e:  # noqa: B036
         _report(chan, ctx, e)
         os._exit(1)
@@ -179,8 +198,10 @@ def run_init(plan, chan):
                 # stopped or frozen init): wait for the next one instead of dying.
                 os.close(fd)
         os.close(plan.fifo_fd)
+        timing.end("wait-start")
         hooks.run_hooks(config, "startContainer", _hook_state(plan, "created"))
         os.write(fd, b"1")
+        timing.begin("execve")  # its end: the program's first instruction
         process_setup.exec_now(prepared)
     except BaseException as e:  # noqa: B036 - nobody listens any more: stderr is all we have
         os.write(2, f"pyrunc init: {_describe(e)}\n".encode())
@@ -191,7 +212,9 @@ def run_exec_process(plan, chan):
     """A process started by `exec` inside a running container."""
     ctx = {"step": "waiting for the parent"}
     try:
+        timing.begin("wait-continue")
         message, _ = chan.expect(protocol.CONTINUE)
+        timing.end("wait-continue")
         _listener_state(plan, message["pid"], "running")
         if plan.root_fd >= 0:
             # The container shares our mount namespace and was chrooted: so is its exec.
@@ -204,10 +227,13 @@ def run_exec_process(plan, chan):
             _terminal(plan, chan)
         else:
             os.setsid()
+        timing.begin("process")
         prepared = process_setup.apply(plan.process, plan.config.get("linux", {}).get("seccomp"),
                                        ctx, plan.extra_env, plan.config.get("linux", {}),
                                        plan.listener, plan.preserve_fds)
+        timing.end("process")
         chan.send(protocol.READY)
+        timing.begin("execve")
         ctx["step"] = "exec"
         # The channel is close-on-exec: the parent reads EOF when execve succeeds.
         process_setup.exec_now(prepared)
@@ -257,14 +283,24 @@ def _close_inherited_fds(plan, chan):
 
 
 def _import_child_modules(plan):
-    """Import now what the children use later: after setns(mnt) or pivot_root, pyrunc's own
-    files are no longer in reach."""
-    from pyrunc import hooks, rootfs  # noqa: F401
+    """Import now what the children use later, and only that: after setns(mnt) or pivot_root,
+    pyrunc's own files are no longer in reach. An exec'd process mounts nothing and runs no
+    hooks; seccomp, the LSM labels and the scheduling calls are for the configs that ask."""
+    if not plan.is_exec:
+        from pyrunc import hooks, rootfs  # noqa: F401
+        if plan.config.get("hooks"):
+            import subprocess  # noqa: F401
     if plan.terminal:
         from pyrunc import terminal  # noqa: F401
-    if plan.config.get("hooks"):
-        import subprocess  # noqa: F401
-    if plan.config.get("linux", {}).get("memoryPolicy"):
+    linux = plan.config.get("linux", {})
+    if linux.get("seccomp"):
+        from pyrunc import seccomp  # noqa: F401
+    if plan.process.get("apparmorProfile") or plan.process.get("selinuxLabel"):
+        from pyrunc import lsm  # noqa: F401
+    if (plan.process.get("ioPriority") or plan.process.get("scheduler")
+            or linux.get("personality")):
+        from pyrunc import scheduling  # noqa: F401
+    if linux.get("memoryPolicy"):
         from pyrunc import mempolicy  # noqa: F401
 
 

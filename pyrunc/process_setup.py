@@ -10,7 +10,10 @@ import errno
 import os
 import resource
 
-from pyrunc import capabilities, lsm, native, names, scheduling, seccomp as seccomp_mod
+from pyrunc import capabilities, native, names
+
+# pyrunc.lsm, scheduling and seccomp are imported where a process uses them, and before the
+# fork by init.import_child_modules (after pivot_root or setns(mnt) nothing more can be).
 
 AT_FDCWD = -100
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -50,6 +53,7 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None, preser
             f.write(str(process["oomScoreAdj"]))
     if process.get("ioPriority") or process.get("scheduler") or (linux or {}).get("personality"):
         set_step(ctx, "ioPriority, scheduler and personality")
+        from pyrunc import scheduling
         scheduling.apply(process, linux or {})
     if (linux or {}).get("memoryPolicy"):
         set_step(ctx, "memoryPolicy")
@@ -82,6 +86,7 @@ def apply(process, seccomp, ctx, extra_env=(), linux=None, listener=None, preser
         # runc makes after its filter too: capset, prctl, a few reads and writes, execve.
         set_step(ctx, "seccomp")
         _with_sys_admin()
+        from pyrunc import seccomp as seccomp_mod
         seccomp_mod.load(seccomp, listener)
     set_step(ctx, "capabilities")
     caps.apply_sets()
@@ -234,10 +239,12 @@ def exec_now(prepared):
     """The last steps: LSM labels, late seccomp, execve. The fds past stdio and the preserved
     ones are close-on-exec since apply()."""
     if prepared.process.get("apparmorProfile") or prepared.process.get("selinuxLabel"):
+        from pyrunc import lsm
         lsm.exec_attributes(prepared.process)
     env = _env_dict(prepared.env)
     # Last: after the filter, the runtime's only syscall is execve (a profile may deny the rest).
     if prepared.seccomp_late:
+        from pyrunc import seccomp as seccomp_mod
         seccomp_mod.load(prepared.seccomp_late, prepared.listener)
     os.execve(prepared.path, prepared.args, env)
 

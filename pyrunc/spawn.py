@@ -5,7 +5,7 @@ import os
 import select
 import time
 
-from pyrunc import init, protocol
+from pyrunc import init, protocol, timing
 from pyrunc.errors import PyruncError
 
 # The longest the parent waits for its child's next message (createContainer hooks, which the
@@ -38,10 +38,13 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
     try:
         _require_single_thread()
         parent_chan, child_chan = protocol.Channel.pair()
+        timing.begin("fork")
         stage1_pid = os.fork()
         if stage1_pid == 0:
+            timing.process("stage1")
             parent_chan.close()
             init.stage1(plan, child_chan)  # never returns
+        timing.end("fork")
         child_chan.close()
     finally:
         for _kind, fd in plan.join:  # stage1 has its copies: ours are closed, whatever happens
@@ -53,6 +56,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         protocol.checkpoint("forked")
         if after_fork is not None:
             after_fork()
+        timing.begin("wait-stage1")
         message, _ = _recv(parent_chan, stage1, "its namespaces")
         if message["type"] == protocol.USERNS_READY:
             write_id_maps(stage1_pid, uid_maps or [], gid_maps or [])
@@ -64,6 +68,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         if not _reap(stage1_pid, REAP_TIMEOUT):
             raise InitTimeout(f"stage1 (pid {stage1_pid}) did not exit after forking the init")
         stage1_pid = 0
+        timing.end("wait-stage1")
         child = _Peer(init_pid, "exec'd process" if plan.is_exec else "init",
                       plan.cgroup_paths, plan.frozen_ok)
         on_pid(init_pid)
@@ -80,10 +85,12 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                 if _readable(parent_chan, 0.2):
                     _recv(parent_chan, child, "its report", 0.2)
                 raise
-        # The init's own hooks run between our messages: their timeouts add to the bound.
-        from pyrunc import hooks
-        setup_timeout = INIT_TIMEOUT + hooks.total_timeout(plan.config, "createContainer") \
-            if not plan.is_exec else INIT_TIMEOUT
+        setup_timeout = INIT_TIMEOUT
+        if not plan.is_exec:
+            # The init's own hooks run between our messages: their timeouts add to the bound.
+            from pyrunc import hooks
+            setup_timeout += hooks.total_timeout(plan.config, "createContainer")
+        timing.begin("wait-ready")
         while True:
             message, fds = _recv(parent_chan, child, "the end of its setup", setup_timeout)
             if message["type"] == protocol.PTY_MASTER:
@@ -93,8 +100,11 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
                 parent_chan.send(protocol.HOOKS_DONE)
             elif message["type"] == protocol.READY:
                 break
+        timing.end("wait-ready")
         if plan.is_exec:
+            timing.begin("wait-exec")
             _wait_for_exec(parent_chan, child)
+            timing.end("wait-exec")
         return Spawned(init_pid, pty_master)
     except BaseException:
         for pid in (stage1_pid, init_pid):
@@ -194,6 +204,11 @@ def _wait_for_exec(chan, peer):
     """After READY the process execs; the close-on-exec channel then reads EOF. An ERROR
     instead means the execve failed."""
     _recv(chan, peer, "its execve", eof_ok=True)
+
+
+def reap(pid):
+    """Reap a helper child of ours (cgroups' start_first_migration), bounded."""
+    _reap(pid, REAP_TIMEOUT)
 
 
 def _reap(pid, timeout):

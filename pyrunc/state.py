@@ -173,6 +173,12 @@ class ContainerState:
 
     # -- state.json ----------------------------------------------------------------------------
 
+    def load_existing(self):
+        """load() a container that must exist: ContainerNotFoundError if it does not."""
+        if not os.path.isdir(self.dir):
+            raise ContainerNotFoundError(self.id)
+        return self.load()
+
     def load(self):
         try:
             with open(os.path.join(self.dir, STATE_FILE), "rb") as f:
@@ -197,15 +203,17 @@ class ContainerState:
     def pid(self):
         return self.data.get("pid", 0)
 
-    def status(self):
-        """The live status: read from the process, never trusted from the file alone."""
+    def status(self, paused=True):
+        """The live status: read from the process, never trusted from the file alone.
+        paused=False leaves out the freezer's look (a paused container then reads as running
+        or created), for a caller to which it makes no difference: kill."""
         if not self.data.get("pid"):
             return CREATING if not self.data.get("stopped") else STOPPED
         if not process_matches(self.data["pid"], self.data.get("pid_start")):
             return STOPPED
         # Frozen first: a created container can be paused too, and must then read as paused
         # (resume takes only a paused one; start refuses it rather than wait for its init).
-        if self._frozen():
+        if paused and self._frozen():
             return PAUSED
         if os.path.exists(self.fifo_path):
             return CREATED
@@ -215,9 +223,11 @@ class ContainerState:
         paths = self.data.get("cgroup_paths")
         if not paths:
             return False
-        from pyrunc.cgroups.manager import ContainerCgroup
+        # The freezer module alone, not the cgroup manager: every command asks (~0.3 ms).
+        from pyrunc.cgroups import freezer
         try:
-            return ContainerCgroup(paths).frozen()
+            d = freezer.freezer_of(paths)
+            return d is not None and freezer.is_frozen(d)
         except OSError:
             return False
 

@@ -5,8 +5,20 @@ directory; one module per controller (memory, cpu, cpuset, pids, blkio, hugetlb,
 devices through device_rules/device_filter, unified) turns linux.resources into that controller's
 v1 or v2 writes; freezer.py pauses and resumes.
 """
-from pyrunc.cgroups.files import CgroupError
-from pyrunc.cgroups.layout import hierarchies
-from pyrunc.cgroups.manager import ContainerCgroup, destroy
 
 __all__ = ["CgroupError", "ContainerCgroup", "destroy", "hierarchies"]
+
+
+def __getattr__(name):
+    # Loaded on first use: every command's status check imports the freezer module alone, and
+    # a package __init__ that imported the rest would cost it ~0.3 ms.
+    if name == "CgroupError":
+        from pyrunc.cgroups.files import CgroupError
+        return CgroupError
+    if name == "hierarchies":
+        from pyrunc.cgroups.layout import hierarchies
+        return hierarchies
+    if name in ("ContainerCgroup", "destroy"):
+        from pyrunc.cgroups import manager
+        return getattr(manager, name)
+    raise AttributeError(f"module 'pyrunc.cgroups' has no attribute {name!r}")

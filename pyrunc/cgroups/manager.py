@@ -21,16 +21,34 @@ CREATE_ATTEMPTS = 5
 PARENT_MARKS = "/run/pyrunc-cgroups"
 # planned_writes' name for the v2 device filter, which is a program rather than a file.
 DEVICE_PROGRAM = "(eBPF device program)"
+# v1 hierarchies whose controllers limit nothing a process does (accounting, tagging) and
+# named ones ("name=systemd"): a process of ours may sit in the container's cgroup there for a
+# moment without any effect on it. Not the freezer: `exec --ignore-paused` runs in a frozen one.
+NEUTRAL_V1 = {"cpuacct", "perf_event", "net_cls", "net_prio"}
 
 
-def _controllers():
-    """(module, v1 subsystem, v2 controller) in the order their files are written: cpuset
-    first (a v1 cpuset takes no task without cpus and mems), memory before the rest."""
-    from pyrunc.cgroups import blkio, cpu, cpuset, hugetlb, memory, network, pids, rdma
-    return ((cpuset, "cpuset", "cpuset"), (memory, "memory", "memory"), (cpu, "cpu", "cpu"),
-            (pids, "pids", "pids"), (blkio, "blkio", "io"), (hugetlb, "hugetlb", "hugetlb"),
-            (network.NetCls, "net_cls", None), (network.NetPrio, "net_prio", None),
-            (rdma, "rdma", "rdma"))
+# (module, v1 subsystem, v2 controller, the member of linux.resources it reads) in the order
+# their files are written: cpuset first (a v1 cpuset takes no task without cpus and mems),
+# memory before the rest.
+_CONTROLLERS = (("cpuset", "cpuset", "cpuset", "cpu"), ("memory", "memory", "memory", "memory"),
+                ("cpu", "cpu", "cpu", "cpu"), ("pids", "pids", "pids", "pids"),
+                ("blkio", "blkio", "io", "blockIO"),
+                ("hugetlb", "hugetlb", "hugetlb", "hugepageLimits"),
+                ("network.NetCls", "net_cls", None, "network"),
+                ("network.NetPrio", "net_prio", None, "network"), ("rdma", "rdma", "rdma", "rdma"))
+
+
+def _controllers(resources):
+    """(module, v1 subsystem, v2 controller) of the controllers resources has a member for:
+    one without would write nothing (values.section reads a missing member as empty), and is
+    not even imported (most configs set two or three; create checks and applies them)."""
+    out = []
+    for name, v1_name, v2_name, member in _CONTROLLERS:
+        if resources.get(member) is not None:
+            module_name, _, attribute = name.partition(".")
+            module = __import__("pyrunc.cgroups." + module_name, fromlist=["writes"])
+            out.append((getattr(module, attribute) if attribute else module, v1_name, v2_name))
+    return out
 
 
 class ContainerCgroup:
@@ -86,10 +104,9 @@ class ContainerCgroup:
 
     def _writes(self, resources, planned, updating=False):
         """[(dir, file, value, field)] for every field of resources; checks every value."""
-        from pyrunc.cgroups import unified
         available = self.v2_available()
         out = []
-        for module, v1_name, v2_name in _controllers():
+        for module, v1_name, v2_name in _controllers(resources):
             d = self.locate(v1_name, v2_name, available)
             if d is None:
                 probe = PlannedDir(2 if self.pure_v2 else 1)
@@ -102,10 +119,12 @@ class ContainerCgroup:
                 d = PlannedDir(d.version, d.path)
             out += [(d, name, value, field)
                     for name, value, field in module.writes(resources, d, updating)]
-        v2_dir = PlannedDir(2, self.unified) if planned else CgroupDir(self.unified, 2)
-        out += [(v2_dir, name, value, field)
-                for name, value, field in unified.writes(resources, available,
-                                                         self.unified is not None)]
+        if resources.get("unified") is not None:
+            from pyrunc.cgroups import unified
+            v2_dir = PlannedDir(2, self.unified) if planned else CgroupDir(self.unified, 2)
+            out += [(v2_dir, name, value, field)
+                    for name, value, field in unified.writes(resources, available,
+                                                             self.unified is not None)]
         return out
 
     def check(self, resources, linux_devices=()):
@@ -238,6 +257,31 @@ class ContainerCgroup:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise
 
+    def start_first_migration(self):
+        """Fork a process that moves itself into one of the container's cgroups where that
+        changes nothing (NEUTRAL_V1) and exits; returns its pid (for spawn.reap) or None.
+
+        Why: the kernel's first migration of a burst waits out an RCU grace period (5 to 20 ms
+        here; the cgroups share one lock, whose writers switch it to its slow mode), and the
+        ones that follow within about a grace period take 0.1 ms. Paid by this helper, the
+        wait overlaps the rest of the setup instead of holding up the one migration that
+        matters, join() of the container's process. Not on a pure v2 host: there the only
+        cgroup is the container's limited one."""
+        neutral = [d for key, d in self.paths.items()
+                   if key and all(c in NEUTRAL_V1 or c.startswith("name=")
+                                  for c in key.split(","))]
+        if not neutral or not os.path.isdir(neutral[0]):
+            return None
+        procs = os.path.join(neutral[0], "cgroup.procs")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+                os.write(fd, b"0")  # "0": the writer itself
+            finally:
+                os._exit(0)
+        return pid
+
     def join(self, pid):
         for directory in self.paths.values():
             try:
@@ -252,7 +296,7 @@ class ContainerCgroup:
         over hierarchies), as runc counts them for ps and kill --all."""
         found = set()
         for directory in self.paths.values():
-            for path, _dirs, _files in os.walk(directory):
+            for path in _subtree(directory):
                 try:
                     with open(os.path.join(path, "cgroup.procs")) as f:
                         found.update(int(line) for line in f if line.strip())
@@ -263,12 +307,8 @@ class ContainerCgroup:
     # -- freezer ---------------------------------------------------------------------------------
 
     def _freezer(self):
-        path = self._v1("freezer")
-        if path:
-            return CgroupDir(path, 1)
-        if self.unified and os.path.exists(os.path.join(self.unified, "cgroup.freeze")):
-            return CgroupDir(self.unified, 2)
-        return None
+        from pyrunc.cgroups import freezer
+        return freezer.freezer_of(self.paths)
 
     def set_frozen(self, frozen, timeout=10.0):
         """Freeze or thaw, waiting at most timeout seconds for the kernel to finish."""
@@ -400,8 +440,20 @@ def _any_parent_marked():
 
 def _children_first(directory):
     """directory's descendants, deepest first, then directory itself."""
-    found = [path for path, _dirs, _files in os.walk(directory, topdown=False)]
-    return found or [directory]
+    return _subtree(directory, topdown=False) or [directory]
+
+
+def _subtree(directory, topdown=True):
+    """directory and the cgroups below it ([] if it does not exist). cgroupfs (kernfs) keeps
+    a directory's link count at 2 + its subdirectories: a cgroup without children, the usual
+    case, takes one stat instead of a listing of its ~20 files (delete and ps walk each
+    hierarchy of the container, kill --all twice)."""
+    try:
+        if os.stat(directory).st_nlink == 2:
+            return [directory]
+    except OSError:
+        return []
+    return [path for path, _dirs, _files in os.walk(directory, topdown=topdown)]
 
 
 def _rmdir(directory, deadline):

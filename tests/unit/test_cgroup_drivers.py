@@ -359,6 +359,52 @@ def test_destroy_removes_child_cgroups_and_reports_what_stays(tmp_path):
     assert manager.destroy(created, leaves=[str(stuck)]) is None and not parent.exists()
 
 
+# -- freezer and the first migration ---------------------------------------------------------------
+
+def test_freezer_finds_the_v1_freezer_else_v2_freeze(tmp_path):
+    from pyrunc.cgroups import freezer
+    assert freezer.UNIFIED == layout.UNIFIED  # a copy, so that state.py imports freezer alone
+    v1 = fake_cgroup(tmp_path, "freezer/c", 1, {"freezer.state": "FROZEN\n"})
+    v2 = fake_cgroup(tmp_path, "unified/c", 2, {"cgroup.freeze": "0\n",
+                                                 "cgroup.events": "populated 1\nfrozen 0\n"})
+    found = freezer.freezer_of({"cpu,cpuacct": "/x", "freezer": v1.path, "": v2.path})
+    assert (found.path, found.version) == (v1.path, 1) and freezer.is_frozen(found)
+    found = freezer.freezer_of({"memory": "/x", "": v2.path})
+    assert (found.path, found.version) == (v2.path, 2) and not freezer.is_frozen(found)
+    assert freezer.freezer_of({"memory": "/x"}) is None
+
+
+def test_first_migration_goes_to_a_neutral_hierarchy_only(tmp_path):
+    import os
+    from pyrunc import spawn
+    dirs = {key: fake_cgroup(tmp_path, name, 1, {"cgroup.procs": ""}).path
+            for key, name in (("memory", "memory/c"), ("pids", "pids/c"),
+                              ("name=systemd", "systemd/c"))}
+    pid = ContainerCgroup(dirs).start_first_migration()
+    assert pid
+    spawn.reap(pid)
+    written = {key: open(os.path.join(d, "cgroup.procs")).read() for key, d in dirs.items()}
+    assert written == {"memory": "", "pids": "", "name=systemd": "0"}
+    # nothing neutral (pure v2, or only limiting controllers): no helper at all
+    assert ContainerCgroup({"": dirs["memory"]}).start_first_migration() is None
+    assert ContainerCgroup({"pids": dirs["pids"]}).start_first_migration() is None
+
+
+def test_pids_and_removal_order_see_child_cgroups(tmp_path):
+    """A cgroup without children is not listed (one stat: a directory's link count is 2 plus
+    its subdirectories, on cgroupfs as on tmpfs and ext4); one with children is walked."""
+    from pyrunc.cgroups import manager
+    leaf = fake_cgroup(tmp_path, "pids/c", 1, {"cgroup.procs": "10\n11\n"})
+    assert manager._subtree(leaf.path) == [leaf.path]
+    fake_cgroup(tmp_path, "pids/c/inner", 1, {"cgroup.procs": "12\n"})
+    fake_cgroup(tmp_path, "pids/c/inner/deeper", 1, {"cgroup.procs": "13\n"})
+    assert ContainerCgroup({"pids": leaf.path}).pids() == [10, 11, 12, 13]
+    assert manager._children_first(leaf.path) == [
+        leaf.path + "/inner/deeper", leaf.path + "/inner", leaf.path]
+    assert manager._subtree(str(tmp_path / "missing")) == []
+    assert ContainerCgroup({"pids": str(tmp_path / "missing")}).pids() == []
+
+
 # -- kill --all through cgroup.kill, PSI in the stats ----------------------------------------------
 
 @pytest.mark.parametrize("layout_, sig, has_file, used", [

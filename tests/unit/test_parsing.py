@@ -205,8 +205,9 @@ def test_parse_double_dash_ends_options():
     [],                                        # no verb
     ["--root", "/r"],                          # globals only
     ["--root"],                                # global missing its value
-    ["exec", "c1", "true"],                    # a verb without a fast path
-    ["list"], ["spec"], ["features"],
+    ["spec"], ["features"],                    # verbs without a fast path
+    ["exec", "--nope", "c1", "true"],          # unknown option of a fast verb
+    ["list", "c1"],                            # list takes no id
     ["bogus", "c1"],                           # unknown verb
     ["--bogus", "state", "c1"],                # unknown global
     ["state", "--bogus", "c1"],                # unknown verb option
