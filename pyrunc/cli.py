@@ -48,6 +48,8 @@ def _create_options(f):
         click.option("--no-new-keyring", is_flag=True, help="Keep the caller's session keyring."),
         click.option("--preserve-fds", type=int, default=0,
                      help="Pass this many extra fds (from 3) to the container."),
+        click.option("--trace", default=None,
+                     help="Write every primitive of the init path to this file (JSON lines)."),
     ]):
         f = option(f)
     return f
@@ -284,6 +286,17 @@ def checkpoint(ctx, **options):
 def restore(ctx, **options):
     """Restore a container from a CRIU checkpoint."""
     _run(ctx, "restore", **options)
+
+
+@main_group.command()
+@click.argument("container_id", required=False)
+@_bundle_option
+@click.option("--format", "format", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def explain(ctx, **options):
+    """What create will do with a bundle (--bundle, nothing is made), or what was done to a
+    container or a failed create/start/exec of that id: plan, warnings, exit, post-mortems."""
+    _run(ctx, "explain", **options)
 
 
 @main_group.group()

@@ -23,6 +23,7 @@ _CREATE = {
     "--no-pivot": ("no_pivot", False, False),
     "--no-new-keyring": ("no_new_keyring", False, False),
     "--preserve-fds": ("preserve_fds", True, False),
+    "--trace": ("trace", True, False),
 }
 
 # checkpoint and restore: containerd's shim calls them too.

@@ -34,7 +34,8 @@ def cmd_create(g, o):
     from pyrunc.container import Container
     Container.create(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
                      o.get("pid_file"), o.get("no_pivot", False), o.get("no_new_keyring", False),
-                     int(o.get("preserve_fds") or 0), state_mod.is_rootless(g.get("rootless")))
+                     int(o.get("preserve_fds") or 0), state_mod.is_rootless(g.get("rootless")),
+                     o.get("trace"))
     return 0
 
 
@@ -44,7 +45,8 @@ def cmd_run(g, o):
                          o.get("pid_file"), o.get("no_pivot", False),
                          o.get("no_new_keyring", False), int(o.get("preserve_fds") or 0),
                          o.get("detach", False), state_mod.is_rootless(g.get("rootless")),
-                         keep=o.get("keep", False), no_subreaper=o.get("no_subreaper", False))
+                         trace=o.get("trace"), keep=o.get("keep", False),
+                         no_subreaper=o.get("no_subreaper", False))
 
 
 def cmd_start(g, o):
@@ -196,6 +198,20 @@ def exec_process(o, st):
     return process
 
 
+def cmd_explain(g, o):
+    from pyrunc import explain
+    container_id = o.get("container_id")
+    if o.get("bundle") or not container_id:
+        result = explain.explain_bundle(o.get("bundle") or ".", container_id or "<id>")
+    else:
+        result = explain.explain_container(_root(g), container_id)
+    if o.get("format") == "json":
+        sys.stdout.write(jsonio.dumps(result, indent=2) + "\n")
+    else:
+        sys.stdout.write(explain.render(result))
+    return 0
+
+
 def _exec_user(o, user):
     """--user UID[:GID] and --additional-gids GID (repeatable, added to the process's own)."""
     if o.get("user"):
@@ -274,7 +290,7 @@ def _cgroup_verb(name):
 VERBS = {
     "create": cmd_create, "run": cmd_run, "start": cmd_start, "state": cmd_state,
     "kill": cmd_kill, "delete": cmd_delete, "list": cmd_list, "exec": cmd_exec, "spec": cmd_spec,
-    "features": cmd_features, "network-ls": cmd_network_ls,
+    "features": cmd_features, "explain": cmd_explain, "network-ls": cmd_network_ls,
     "network-inspect": cmd_network_inspect,
     "checkpoint": cmd_checkpoint, "restore": cmd_restore,
     **{name: _cgroup_verb(name) for name in ("update", "pause", "resume", "ps", "events")},
@@ -293,13 +309,13 @@ def run_verb(verb, g, o):
             reserve_caller_fds(int(o.get("preserve_fds") or 0))
         return VERBS[verb](g, o) or 0
     except PyruncError as e:
-        return _fail(g, str(e), e.exit_code)
+        return _fail(g, _with_postmortem(verb, g, o, e, str(e)), e.exit_code)
     except KeyboardInterrupt:
         return 130
     except OSError as e:
         if g.get("debug"):
             raise
-        return _fail(g, os_error_text(e), 1)
+        return _fail(g, _with_postmortem(verb, g, o, e, os_error_text(e)), 1)
     finally:
         log.configure()
 
@@ -308,6 +324,32 @@ def os_error_text(e):
     """An OSError in one line: its reason, and the file it is about."""
     text = e.strerror or str(e)
     return f"{text}: {e.filename}" if e.filename else text
+
+
+# The verbs whose failures are kept as post-mortems (postmortem.py), and the errors that are
+# not a failure of the container named: a taken or malformed id, a missing container, usage.
+POSTMORTEM_VERBS = ("create", "run", "start", "exec")
+_NOT_POSTMORTEMS = ("ContainerExistsError", "InvalidIdError", "ContainerNotFoundError",
+                    "UsageError", "SystemdUnavailableError")
+
+
+def _with_postmortem(verb, g, o, exc, message):
+    """Keep the failure's post-mortem; the message then says where to read it."""
+    container_id = o.get("container_id")
+    kinds = {type(exc).__name__, type(exc.__cause__).__name__}  # exec wraps its cause
+    if verb not in POSTMORTEM_VERBS or not container_id or kinds & set(_NOT_POSTMORTEMS):
+        return message
+    from pyrunc import postmortem
+    protocol = sys.modules.get("pyrunc.protocol")  # imported only by the init path
+    root = _root(g)
+    tracer = sys.modules.get("pyrunc.trace")  # imported only when tracing
+    trace_path = tracer.last_path() if tracer else None
+    if postmortem.record(root, verb, container_id, exc, getattr(protocol, "REACHED", ()),
+                         trace_path, message) is None:
+        return message
+    rootless = state_mod.is_rootless(g.get("rootless"))
+    where = "" if root == state_mod.default_root(rootless) else f" --root {root}"
+    return f"{message} (post-mortem: pyrunc{where} explain {container_id})"
 
 
 def _fail(g, message, code):

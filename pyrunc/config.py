@@ -103,6 +103,7 @@ RESERVED_ANNOTATION_PREFIX = "pyrunc."
 PYRUNC_ANNOTATIONS = {
     "pyrunc.network": "the networks to attach: <name>[,<name>...]",
     "pyrunc.network.hosts": "\"true\": bind-mount an /etc/hosts and /etc/hostname",
+    "pyrunc.trace": "a file (from the bundle) for the trace of the init path's primitives",
 }
 
 

@@ -28,6 +28,7 @@ class Container:
 
     def __init__(self, container_id, root=state_mod.DEFAULT_ROOT):
         self.state = state_mod.ContainerState(root, container_id)
+        self.trace_path = None  # create --trace FILE (trace.py)
 
     @property
     def id(self):
@@ -44,10 +45,12 @@ class Container:
     @classmethod
     def create(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
                pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0,
-               rootless=None):
+               rootless=None, trace=None):
         """Create the container: its init waits on the exec fifo, state `created`. rootless
-        (default: when not root) leaves cgroups alone and maps ids as an unprivileged user."""
+        (default: when not root) leaves cgroups alone and maps ids as an unprivileged user.
+        trace: a file for the trace of every primitive of the init path (trace.py)."""
         c = cls(container_id, root)
+        c.trace_path = trace
         c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                   foreground=False, rootless=rootless)
         return c
@@ -95,14 +98,17 @@ class Container:
         if console_socket:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
+        tracing = _trace_file(self.trace_path, config, bundle)
         timing.end("checks")
         timing.begin("state-dir")
         st = self.state
         st.make()
-        protocol.checkpoint("state-dir")
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
         helper = []  # the pid of cgroups' start_first_migration, reaped after the join
         try:
+            if tracing:
+                _start_trace(tracing, bool(self.trace_path), bundle, config)
+            protocol.checkpoint("state-dir")  # in the try: a failure here removes the dir too
             namespaces = config_mod.namespaces_of(config)
             cgroup_paths = cgroup.paths if cgroup else {}
             st.data = {
@@ -116,6 +122,8 @@ class Container:
                 "cgroups_created": cgroup.missing() if cgroup else [],
                 "config": config,
             }
+            if tracing:
+                st.data["trace"] = tracing
             if "mount" not in namespaces:
                 # The init's mounts will land in our own mount table, on a bind of the rootfs
                 # onto itself: delete (or this create's failure) takes them off again.
@@ -216,6 +224,9 @@ class Container:
             self._destroy(made_cgroups, poststop=_is_hook_failure(e))
             raise
         finally:
+            if tracing:
+                from pyrunc import trace
+                trace.uninstall()  # the children keep theirs
             if console is not None:
                 console.close()
             st.unlock()
@@ -339,12 +350,13 @@ class Container:
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
             pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False,
-            rootless=None, keep=False, no_subreaper=False):
+            rootless=None, keep=False, no_subreaper=False, trace=None):
         """create + start. In the foreground, wait for the container's process, forward
         signals to it, remove the container (unless keep: it stays, stopped, for `state` and
         `delete`) and return its exit status. no_subreaper: pyrunc stays the subreaper only
         until the container's process is its child, and reaps none of what it leaves."""
         c = cls(container_id, root)
+        c.trace_path = trace
         if detach:  # _create refuses a terminal without a console socket here
             c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
                       foreground=False, rootless=rootless)
@@ -506,6 +518,9 @@ class Container:
             # A paused container is signalled as a running one (the signal waits for the
             # thaw): whether it is frozen does not matter here, and is not looked up.
             status = st.status(paused=False)
+            if status == STOPPED and st.pid:
+                from pyrunc import exitrecord
+                exitrecord.observe(st)  # kill is often the first to see the init gone
             if status in (STOPPED, CREATING) and not all_processes:
                 raise StateError("container not running")
             signalled = ()
@@ -534,6 +549,10 @@ class Container:
             # A created container that was paused reads as paused: no poststop for it, as for
             # a created one (start removes the exec fifo; a paused started one has none).
             never_started = status == PAUSED and os.path.exists(st.fifo_path)
+            if st.data.get("status_hint", CREATING) == CREATING:
+                # The create never finished and nobody holds its lock: its pyrunc died.
+                from pyrunc import postmortem
+                postmortem.record_unfinished_create(st.root, self.id, st.data)
             self._destroy(poststop=status in (RUNNING, PAUSED, STOPPED) and not never_started,
                           strict=True)
         finally:
@@ -718,6 +737,36 @@ def list_containers(root=state_mod.DEFAULT_ROOT):
 # -- helpers ---------------------------------------------------------------------------------------
 
 NETWORK_ANNOTATION = "pyrunc.network"
+TRACE_ANNOTATION = "pyrunc.trace"
+
+
+def _start_trace(path, from_option, bundle, config):
+    """The annotation's file is not followed if it is a symlink; --trace's is the caller's to
+    name, as --log's."""
+    from pyrunc import trace
+    try:
+        trace.install(path, os.path.realpath(os.path.join(bundle, config["root"]["path"])),
+                      follow=from_option)
+    except OSError as e:
+        if from_option:
+            from pyrunc.errors import UsageError
+            raise UsageError(f"--trace {path}: {e.strerror}") from None
+        raise ConfigError(f"annotations.{TRACE_ANNOTATION}", f"{path}: {e.strerror}") from None
+
+
+def _trace_file(option, config, bundle):
+    """--trace FILE (from our cwd), else the bundle's pyrunc.trace annotation: a path inside
+    the bundle (annotations may come from a pod's author, who must not have pyrunc append to
+    a file of the host). None: no trace, and trace.py is not even imported."""
+    if option:
+        return os.path.abspath(option)
+    annotated = (config.get("annotations") or {}).get(TRACE_ANNOTATION)
+    if not annotated:
+        return None
+    if annotated.startswith("/") or ".." in annotated.split("/"):
+        raise ConfigError(f"annotations.{TRACE_ANNOTATION}", f"{annotated!r} must be a path "
+                          "inside the bundle (relative, without '..')")
+    return os.path.join(bundle, annotated)
 
 
 def _asks_for_network(annotations):

@@ -5,8 +5,9 @@ from pyrunc import config, lsm, mempolicy, mountopts, names, seccomp
 from pyrunc.config import HOOK_KINDS
 
 # Annotations of config.json that change what a container is connected to on the host (a
-# value ending in "." is a prefix, as features.md says): pyrunc's bridge networks.
-POTENTIALLY_UNSAFE_ANNOTATIONS = ["pyrunc.network", "pyrunc.network."]
+# value ending in "." is a prefix, as features.md says): pyrunc's bridge networks; and the
+# trace, which makes the runtime write a file in the bundle.
+POTENTIALLY_UNSAFE_ANNOTATIONS = ["pyrunc.network", "pyrunc.network.", "pyrunc.trace"]
 CHECKPOINT_ANNOTATION = "org.opencontainers.runtime-spec.features.pyrunc.checkpoint"
 
 

@@ -107,13 +107,13 @@ class Channel:
         try:
             data, ancdata, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
         except ConnectionResetError:
-            # The peer died with a message of ours unread (an init that failed before reading
-            # CGROUP_JOINED, or an OOM kill). The kernel reports that before the packets still
-            # queued for us, the peer's ERROR among them: read what is left, if anything.
+            # The peer closed with a message of ours unread (it failed, or was OOM-killed,
+            # before reading it). The kernel reports that first, even when the peer's last
+            # message (its ERROR) is still queued for us: read that, if it is there.
             try:
                 data, ancdata, _flags, _addr = self.sock.recvmsg(
                     65536, _socket.CMSG_SPACE(4 * 4), _socket.MSG_DONTWAIT)
-            except (BlockingIOError, ConnectionResetError):
+            except OSError:  # nothing queued (EAGAIN), or gone for good
                 raise ChannelClosed() from None
         for level, kind, payload in ancdata:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
@@ -156,8 +156,14 @@ def raise_if_error(message):
                         message.get("errno", 0))
 
 
+# The checkpoints this process has passed, for a post-mortem (postmortem.py).
+REACHED = []
+
+
 def checkpoint(step):
-    """A named step of the parent on the init path (container.py, spawn.py). It does nothing:
-    it is the seam where the tests' double of pyrunc (tests/pyrunc_faulty.py) kills the
-    parent, which the installed runtime has no way to do. Callers look it up as
-    protocol.checkpoint at each call so that the double's replacement is the one called."""
+    """A named step of the parent on the init path (container.py, spawn.py). It only notes
+    the step (a failure's post-mortem says how far the parent got): it is the seam where the
+    tests' double of pyrunc (tests/pyrunc_faulty.py) kills the parent, which the installed
+    runtime has no way to do. Callers look it up as protocol.checkpoint at each call so that
+    the double's replacement is the one called."""
+    REACHED.append(step)

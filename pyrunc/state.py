@@ -16,6 +16,9 @@ from pyrunc.errors import (ContainerExistsError, ContainerNotFoundError, Invalid
 DEFAULT_ROOT = "/run/pyrunc"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
+# The ring of post-mortems under the state root (postmortem.py): '@' is not allowed in an id,
+# so it is never a container.
+POSTMORTEMS = "@postmortems"
 
 _ID_EXTRA_CHARS = frozenset("_+-.")
 
@@ -146,6 +149,11 @@ class ContainerState:
             raise
         self._lock_fd = fd
 
+    @property
+    def locked(self):
+        """Whether this process holds the container's lock."""
+        return self._lock_fd is not None
+
     def unlock(self):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -224,10 +232,11 @@ class ContainerState:
             return False
 
     def oci_state(self):
-        """The runtime-spec state object with runc's extra fields."""
+        """The runtime-spec state object with runc's extra fields, and once the init is gone
+        how it ended (exitStatus or exitSignal, oomKilled)."""
         status = self.status()
         d = self.data
-        return {
+        state = {
             "ociVersion": SPEC_VERSION,
             "id": self.id,
             "pid": d.get("pid", 0) if status not in (STOPPED,) else 0,
@@ -238,6 +247,13 @@ class ContainerState:
             "owner": d.get("owner", ""),
             "annotations": d.get("annotations") or {},
         }
+        if status == STOPPED and d.get("pid") and os.path.exists(
+                os.path.join(self.dir, STATE_FILE)):
+            # How the init ended, recorded the first time pyrunc sees it gone (exitrecord.py);
+            # not once delete has removed the directory (its poststop hooks' state).
+            from pyrunc import exitrecord
+            state.update(exitrecord.state_keys(exitrecord.observe(self)))
+        return state
 
 
 def flock_within(fd, timeout, on_busy=None):
@@ -275,7 +291,7 @@ def list_ids(root):
         names = os.listdir(root)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)))
+    return sorted(n for n in names if n != POSTMORTEMS and os.path.isdir(os.path.join(root, n)))
 
 
 def utc_now():

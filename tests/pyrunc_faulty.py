@@ -2,6 +2,8 @@
 
     PYRUNC_TEST_KILL_AT=<step>            SIGKILL pyrunc when its parent reaches
                                           protocol.checkpoint(<step>) (PARENT_STEPS, NETWORK_STEPS)
+    PYRUNC_TEST_FAIL_AT=<step>            raise an error there instead: a failure pyrunc itself
+                                          handles (cleans up, keeps a post-mortem), not a kill
     PYRUNC_TEST_DISABLE_PROTECTION=a,b    replace the named defences (DEFENCES) with what a
                                           runtime without them would do
 
@@ -106,18 +108,30 @@ def _kill_at(step):
     return checkpoint
 
 
+def _fail_at(step):
+    def checkpoint(reached):
+        from pyrunc import protocol
+        from pyrunc.errors import PyruncError
+        protocol.REACHED.append(reached)  # what the real checkpoint does, for the post-mortem
+        if reached == step:
+            raise PyruncError(f"injected failure at checkpoint {step!r}")
+    return checkpoint
+
+
 def install(env):
     """Put the switches `env` asks for in place. An unknown step or defence, or a function
     of pyrunc's that is no longer there, is an error: a test would otherwise pass without
     anything having been injected."""
     import importlib
 
-    step = env.get("PYRUNC_TEST_KILL_AT")
-    if step:
-        if step not in PARENT_STEPS + NETWORK_STEPS:
-            raise SystemExit(f"pyrunc_faulty: no kill point {step!r}")
-        from pyrunc import protocol
-        protocol.checkpoint = _kill_at(step)
+    for variable, replacement in (("PYRUNC_TEST_KILL_AT", _kill_at),
+                                  ("PYRUNC_TEST_FAIL_AT", _fail_at)):
+        step = env.get(variable)
+        if step:
+            if step not in PARENT_STEPS + NETWORK_STEPS:
+                raise SystemExit(f"pyrunc_faulty: no kill point {step!r}")
+            from pyrunc import protocol
+            protocol.checkpoint = replacement(step)
     for name in filter(None, env.get("PYRUNC_TEST_DISABLE_PROTECTION", "").split(",")):
         if name not in DEFENCES:
             raise SystemExit(f"pyrunc_faulty: no defence {name!r} (known: {sorted(DEFENCES)})")

@@ -67,8 +67,8 @@ class PlannedDir:
     """Stands in for a cgroup not made yet, so that a config's values are checked (and their
     writes computed) before anything is created: every file exists and reads as unset."""
 
-    def __init__(self, version):
-        self.path = None
+    def __init__(self, version, path=None):
+        self.path = path  # where it will be (pyrunc explain shows it); nothing is read there
         self.version = version
 
     def exists(self, name):

@@ -19,6 +19,8 @@ CREATE_ATTEMPTS = 5
 # Where the parent cgroups pyrunc made are marked (parents.py); read here so that a delete with
 # nothing marked does not import that module.
 PARENT_MARKS = "/run/pyrunc-cgroups"
+# planned_writes' name for the v2 device filter, which is a program rather than a file.
+DEVICE_PROGRAM = "(eBPF device program)"
 # v1 hierarchies whose controllers limit nothing a process does (accounting, tagging) and
 # named ones ("name=systemd"): a process of ours may sit in the container's cgroup there for a
 # moment without any effect on it. Not the freezer: `exec --ignore-paused` runs in a frozen one.
@@ -114,12 +116,12 @@ class ContainerCgroup:
                                       "on this host")
                 continue
             if planned:
-                d = PlannedDir(d.version)
+                d = PlannedDir(d.version, d.path)
             out += [(d, name, value, field)
                     for name, value, field in module.writes(resources, d, updating)]
         if resources.get("unified") is not None:
             from pyrunc.cgroups import unified
-            v2_dir = PlannedDir(2) if planned else CgroupDir(self.unified, 2)
+            v2_dir = PlannedDir(2, self.unified) if planned else CgroupDir(self.unified, 2)
             out += [(v2_dir, name, value, field)
                     for name, value, field in unified.writes(resources, available,
                                                              self.unified is not None)]
@@ -183,6 +185,22 @@ class ContainerCgroup:
             device_filter.install(self.unified, rules)
         else:
             log.debug("no devices controller on this host: device rules not applied")
+
+    def planned_writes(self, resources, linux_devices=()):
+        """What create's apply() will write, computed from the same lists without touching
+        anything: [(directory, file, value, field)] in order. On a pure v2 host the device
+        rules become one eBPF program, listed as one entry. For `pyrunc explain`."""
+        out = [(d.path, name, value, field)
+               for d, name, value, field in self._writes(resources, planned=True)]
+        rules = self._device_rules(resources, linux_devices)
+        field = "linux.resources.devices"
+        if self._v1("devices"):
+            from pyrunc.cgroups import device_rules
+            out += [(self._v1("devices"), name, line, field)
+                    for name, line in device_rules.v1_writes(rules)]
+        elif self.unified is not None and self.pure_v2:
+            out.append((self.unified, DEVICE_PROGRAM, len(rules), field))
+        return out
 
     # -- directories and membership --------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 from cgroup_tree import remove_cgroup_tree  # noqa: F401 - also imported from here by test_cri, capture
-from conftest import live_processes
+from conftest import containers_in, live_processes
 
 REPO = Path(__file__).resolve().parents[2]
 SNIPPETS = REPO / "scripts" / "engines"
@@ -285,7 +285,7 @@ class Containerd(Daemon):
         problems = []
         left = os.listdir(self.pyrunc_root) if os.path.isdir(self.pyrunc_root) else []
         for namespace_dir in left:
-            states = os.listdir(os.path.join(self.pyrunc_root, namespace_dir))
+            states = containers_in(os.path.join(self.pyrunc_root, namespace_dir))
             if states:
                 problems.append(f"pyrunc state left in {self.pyrunc_root}/{namespace_dir}: "
                                 f"{states}")

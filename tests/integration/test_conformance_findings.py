@@ -196,7 +196,8 @@ def test_namespace_path_of_another_type_is_refused(runtime, make_bundle, kind, w
     named = {"mnt": "mount", "net": "network"}.get(wrong, wrong)
     assert result.stderr.strip() == (f"pyrunc: config: linux.namespaces.{kind}.path: "
                                      f"/proc/self/ns/{wrong} is a {named} namespace, not a "
-                                     f"{kind} namespace")
+                                     f"{kind} namespace (post-mortem: pyrunc --root "
+                                     f"{runtime.root} explain conf-nstype-{kind})")
     assert runtime.ids() == [] and not cgroup_dirs(f"conf-nstype-{kind}")
 
 

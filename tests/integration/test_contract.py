@@ -111,7 +111,8 @@ def test_features_has_the_fields_of_features_md(runtime):
                                                     "MPOL_F_RELATIVE_NODES",
                                                     "MPOL_F_STATIC_NODES"}
     assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in sc["knownFlags"]
-    assert f["potentiallyUnsafeConfigAnnotations"] == ["pyrunc.network", "pyrunc.network."]
+    assert f["potentiallyUnsafeConfigAnnotations"] == ["pyrunc.network", "pyrunc.network.",
+                                                       "pyrunc.trace"]
 
 
 def test_list_json_has_runcs_shape(runtime, make_bundle):

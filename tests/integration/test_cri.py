@@ -16,7 +16,7 @@ from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from cgutil import read
-from conftest import read_file, wait_until
+from conftest import containers_in, read_file, wait_until
 from engineutil import SNIPPETS, Containerd, remove_cgroup_tree, running
 from netutil import bridge_ports
 
@@ -101,8 +101,8 @@ class Cri:
         leases, network namespaces, processes."""
         left = []
         state_root = os.path.join(self.daemon.pyrunc_root, "k8s.io")
-        if os.path.isdir(state_root) and os.listdir(state_root):
-            left.append(f"pyrunc state: {os.listdir(state_root)}")
+        if containers_in(state_root):
+            left.append(f"pyrunc state: {containers_in(state_root)}")
         for top, dirs, _ in os.walk("/sys/fs/cgroup"):
             if f"/{self.cgroup_parent}/" in top + "/" and os.path.basename(top) != \
                     self.cgroup_parent:

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from cgutil import read
-from conftest import run_on_pty, wait_until
+from conftest import containers_in, run_on_pty, wait_until
 from engineutil import DOCKER, PYRUNC, Dockerd, ok, running
 from pyrunc.capabilities import own_bounding_set
 from pyrunc.names import CAP_NUMBERS
@@ -59,7 +59,7 @@ def test_run_rm_exit_status(docker, name):
                            IMAGE, "sh", "-c", "echo hello from $$; exit 3")
     assert result.returncode == 3, result.stderr
     assert result.stdout == "hello from 1\n"
-    assert not os.listdir(pyrunc_state_root(docker))
+    assert not containers_in(pyrunc_state_root(docker))
 
 
 def test_detached_exec_pause_update_top_stop(docker, name):
@@ -187,7 +187,7 @@ def test_pyrunc_errors_reach_the_docker_user(docker, name, options, command, exp
                            *options, IMAGE, *command)
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr
-    assert not os.listdir(pyrunc_state_root(docker))
+    assert not containers_in(pyrunc_state_root(docker))
 
 
 def test_a_memory_limit_below_dockers_own_floor_never_reaches_pyrunc(docker, name):

@@ -1,7 +1,10 @@
 """The suite's leftover check (tests/leftovers.py) sees a container in each place it looks, so
 that the tests relying on it cannot pass by looking nowhere."""
+import os
+
 from conftest import env_with
 from leftovers import Leftovers
+from pyrunc.state import POSTMORTEMS
 
 
 def test_the_leftover_check_sees_a_created_container(runtime, make_bundle, marker):
@@ -18,3 +21,13 @@ def test_the_leftover_check_sees_a_created_container(runtime, make_bundle, marke
     assert any(f.startswith(f"process {pid}:") for f in found), found
     runtime("delete", "--force", "lo-seen", check=True)
     check.check()
+
+
+def test_the_ring_of_post_mortems_is_not_a_leftover(runtime, make_bundle):
+    """A failed create keeps a post-mortem under the state root (pyrunc/postmortem.py): a
+    record, bounded, never a container, so the check does not count it."""
+    bundle = make_bundle(["/no/such/program"])
+    check = Leftovers(runtime, "lo-failed", mentions=(bundle,))
+    assert runtime("create", "-b", bundle, "lo-failed").returncode == 1
+    assert os.path.isdir(os.path.join(runtime.root, POSTMORTEMS))
+    assert check.found() == []

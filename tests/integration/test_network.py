@@ -344,7 +344,8 @@ def test_full_subnet_is_a_clear_error_and_leaves_nothing(netenv):
     result = netenv.create(second, "tiny", check=False)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "pyrunc: subnet 10.231.5.0/30 is full: no free address"], result.stderr
+        "pyrunc: subnet 10.231.5.0/30 is full: no free address (post-mortem: pyrunc --root "
+        f"{netenv.runtime.root} explain {second})"], result.stderr
     assert second not in netenv.runtime.ids()
     assert netenv.veth(second) not in link_names()
     assert bridge_ports(bridge) == [netenv.veth(first)]

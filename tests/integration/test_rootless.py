@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import PYRUNC
+from conftest import PYRUNC, containers_in
 
 USER = "pyrunc-rootless-test"
 
@@ -67,7 +67,7 @@ def test_a_user_runs_a_rootless_container(user, busybox_rootfs, user_bundle):
     after = sorted(os.listdir("/run/pyrunc")) if os.path.isdir("/run/pyrunc") else None
     assert before == after  # nothing under /run/pyrunc was touched
     state_root = f"/tmp/pyrunc-{user.pw_uid}"
-    assert os.stat(state_root).st_uid == user.pw_uid and os.listdir(state_root) == []
+    assert os.stat(state_root).st_uid == user.pw_uid and containers_in(state_root) == []
     assert not os.path.exists("/sys/fs/cgroup/pids/rootless1")  # no cgroups for a user
     # create/state/delete as the user; the init runs under the user's uid on the host
     config["process"]["args"] = ["sleep", "1000"]
@@ -78,7 +78,7 @@ def test_a_user_runs_a_rootless_container(user, busybox_rootfs, user_bundle):
     uid_line = next(l for l in open(f"/proc/{state['pid']}/status") if l.startswith("Uid:"))
     assert uid_line.split()[1] == str(user.pw_uid)
     assert as_user(user, f"{PYRUNC} delete --force rootless2", bundle).returncode == 0
-    assert os.listdir(state_root) == []
+    assert containers_in(state_root) == []
     os.rmdir(state_root)
 
 

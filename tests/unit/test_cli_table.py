@@ -146,7 +146,7 @@ SAMPLE_VALUES = {"root": "/run/x", "log": "/tmp/l.log", "log_format": "json",
                  "process_label": "system_u:system_r:container_t:s0", "apparmor": "unconfined",
                  "cgroup": "sub", "image_path": "/img", "work_path": "/work",
                  "parent_path": "../pre", "manage_cgroups_mode": "soft", "empty_ns": "network",
-                 "status_fd": "3", "page_server": "127.0.0.1:1"}
+                 "status_fd": "3", "page_server": "127.0.0.1:1", "trace": "/tmp/t.jsonl"}
 # the value of each of runc update's flags (and the positionals after the id, if any)
 SAMPLE_VALUES.update({dest: "100" for _s, (dest, _v, _r) in cli_table.COMMANDS["update"][0].items()
                       if dest not in SAMPLE_VALUES})

@@ -93,6 +93,7 @@ def test_the_double_is_pyrunc():
 
 @pytest.mark.parametrize("variable, value, message", [
     ("PYRUNC_TEST_KILL_AT", "no-such-step", "no kill point 'no-such-step'"),
+    ("PYRUNC_TEST_FAIL_AT", "no-such-step", "no kill point 'no-such-step'"),
     ("PYRUNC_TEST_DISABLE_PROTECTION", "exe-check,no-such", "no defence 'no-such'"),
 ])
 def test_the_double_refuses_what_it_cannot_inject(variable, value, message):
