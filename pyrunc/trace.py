@@ -97,7 +97,8 @@ def _primitives():
     """(owner, attribute, op, describe) of everything traced."""
     import resource
 
-    from pyrunc import native, process_setup
+    from pyrunc import fdmount, native, process_setup
+    from pyrunc.mountopts import MS_BIND, MS_RDONLY
     from pyrunc.cgroups import device_filter
     from pyrunc.cgroups.files import CgroupDir
     from pyrunc.cgroups.manager import ContainerCgroup
@@ -110,6 +111,14 @@ def _primitives():
 
     return (
         (native, "mount", "mount", mount),
+        # binds and tmpfs by fd (the new mount API: masks, /dev/console), as mount lines
+        (fdmount, "bind_fd", "mount", lambda source_fd, target_fd: {
+            "source": _where(f"/proc/self/fd/{source_fd}"),
+            "target": _where(f"/proc/self/fd/{target_fd}"), "fstype": "", "flags": MS_BIND,
+            "data": ""}),
+        (fdmount, "readonly_tmpfs_on", "mount", lambda target_fd: {
+            "source": "tmpfs", "target": _where(f"/proc/self/fd/{target_fd}"),
+            "fstype": "tmpfs", "flags": MS_RDONLY, "data": ""}),
         (native, "umount2", "umount", lambda target, flags=0: {"target": _where(target),
                                                                 "flags": flags}),
         (native, "pivot_root", "pivot_root", lambda new, old: {}),
