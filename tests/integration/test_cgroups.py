@@ -32,10 +32,10 @@ def with_resources(resources, **linux):
     return edit
 
 
-def started(runtime, make_bundle, args, resources, name=None, **linux):
+def started(runtime, make_bundle, args, resources, name=None, bundle_name="bundle", **linux):
     """A running container (run -d) with these resources; returns (id, init pid)."""
     name = name or cid()
-    bundle = make_bundle(args, with_resources(resources, **linux))
+    bundle = make_bundle(args, with_resources(resources, **linux), name=bundle_name)
     runtime("run", "-d", "-b", bundle, name, check=True, stdin=subprocess.DEVNULL)
     return name, runtime.state(name)["pid"]
 
@@ -174,7 +174,7 @@ def test_block_io_weight_and_throttles(runtime, make_bundle):
         name, pid = probe, probe_pid
     else:
         name, pid = started(runtime, make_bundle, ["sleep", "60"],
-                            {"blockIO": dict(throttles, weight=500)})
+                            {"blockIO": dict(throttles, weight=500)}, bundle_name="weighted")
         assert first_line(pid, "blkio", weight_name) == weight_text(weight_name, 500)
     if cgutil.is_v2("blkio"):
         io_max = [line for line in cgutil.read(pid, "blkio", "", "io.max").splitlines()
