@@ -98,7 +98,7 @@ class Container:
         if console_socket:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
-        tracing = _trace_file(self.trace_path, config, bundle)
+        tracing, operators = _trace_file(self.trace_path, config, bundle, self.id)
         timing.end("checks")
         timing.begin("state-dir")
         st = self.state
@@ -107,7 +107,7 @@ class Container:
         helper = []  # the pid of cgroups' start_first_migration, reaped after the join
         try:
             if tracing:
-                _start_trace(tracing, bool(self.trace_path), bundle, config)
+                _start_trace(tracing, operators, bundle, config)
             protocol.checkpoint("state-dir")  # in the try: a failure here removes the dir too
             namespaces = config_mod.namespaces_of(config)
             cgroup_paths = cgroup.paths if cgroup else {}
@@ -738,11 +738,14 @@ def list_containers(root=state_mod.DEFAULT_ROOT):
 
 NETWORK_ANNOTATION = "pyrunc.network"
 TRACE_ANNOTATION = "pyrunc.trace"
+# The host-wide switch: with this set in the environment of whatever calls pyrunc (containerd's
+# or podman's service, a shell), every create writes its trace to DIR/<id>.jsonl.
+TRACE_DIR_VARIABLE = "PYRUNC_TRACE_DIR"
 
 
 def _start_trace(path, from_option, bundle, config):
-    """The annotation's file is not followed if it is a symlink; --trace's is the caller's to
-    name, as --log's."""
+    """The annotation's file is not followed if it is a symlink; --trace's (and the host-wide
+    directory's) is the caller's to name, as --log's."""
     from pyrunc import trace
     try:
         trace.install(path, os.path.realpath(os.path.join(bundle, config["root"]["path"])),
@@ -750,23 +753,28 @@ def _start_trace(path, from_option, bundle, config):
     except OSError as e:
         if from_option:
             from pyrunc.errors import UsageError
-            raise UsageError(f"--trace {path}: {e.strerror}") from None
+            raise UsageError(f"trace {path} (--trace, or ${TRACE_DIR_VARIABLE}): "
+                             f"{e.strerror}") from None
         raise ConfigError(f"annotations.{TRACE_ANNOTATION}", f"{path}: {e.strerror}") from None
 
 
-def _trace_file(option, config, bundle):
-    """--trace FILE (from our cwd), else the bundle's pyrunc.trace annotation: a path inside
-    the bundle (annotations may come from a pod's author, who must not have pyrunc append to
-    a file of the host). None: no trace, and trace.py is not even imported."""
+def _trace_file(option, config, bundle, container_id):
+    """(path, named by the operator) of the trace: --trace FILE (from our cwd), else the
+    bundle's pyrunc.trace annotation, a path inside the bundle (annotations may come from a
+    pod's author, who must not have pyrunc append to a file of the host), else
+    $PYRUNC_TRACE_DIR/<id>.jsonl. (None, False): no trace, and trace.py is not even imported."""
     if option:
-        return os.path.abspath(option)
+        return os.path.abspath(option), True
     annotated = (config.get("annotations") or {}).get(TRACE_ANNOTATION)
-    if not annotated:
-        return None
-    if annotated.startswith("/") or ".." in annotated.split("/"):
-        raise ConfigError(f"annotations.{TRACE_ANNOTATION}", f"{annotated!r} must be a path "
-                          "inside the bundle (relative, without '..')")
-    return os.path.join(bundle, annotated)
+    if annotated:
+        if annotated.startswith("/") or ".." in annotated.split("/"):
+            raise ConfigError(f"annotations.{TRACE_ANNOTATION}", f"{annotated!r} must be a "
+                              "path inside the bundle (relative, without '..')")
+        return os.path.join(bundle, annotated), False
+    directory = os.environ.get(TRACE_DIR_VARIABLE)
+    if directory:
+        return os.path.join(os.path.abspath(directory), f"{container_id}.jsonl"), True
+    return None, False
 
 
 def _asks_for_network(annotations):

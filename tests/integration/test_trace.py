@@ -101,6 +101,32 @@ def test_the_annotation_traces_every_container_of_the_bundle(runtime, make_bundl
     runtime("delete", "--force", "trace-annotated", check=True)
 
 
+def test_the_host_wide_directory_traces_every_container(runtime, make_bundle, tmp_path):
+    """$PYRUNC_TRACE_DIR, set where engines run pyrunc, traces every create and run into
+    DIR/<id>.jsonl; explain ID shows it; unset, nothing is written."""
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    env = dict(os.environ, PYRUNC_TRACE_DIR=str(traces))
+    runtime("run", "--bundle", make_bundle(("true",), name="a"), "trace-dir-run", env=env,
+            check=True)
+    runtime("create", "--bundle", make_bundle(("true",), name="b"), "trace-dir-create",
+            env=env, check=True)
+    assert sorted(os.listdir(traces)) == ["trace-dir-create.jsonl", "trace-dir-run.jsonl"]
+    for name in os.listdir(traces):
+        events = lines(traces / name)
+        assert {e["who"] for e in events} == {"parent", "stage1", "init"}, name
+        assert any(e["op"] == "pivot_root" for e in events), name
+    explained = json.loads(runtime("explain", "--format", "json", "trace-dir-create",
+                                   check=True).stdout)
+    assert explained["trace_unmatched"] == []
+    assert any(s.get("traced") for s in explained["steps"])
+    runtime("delete", "--force", "trace-dir-create", check=True)
+    env.pop("PYRUNC_TRACE_DIR")
+    runtime("run", "--bundle", make_bundle(("true",), name="c"), "trace-dir-off", env=env,
+            check=True)
+    assert sorted(os.listdir(traces)) == ["trace-dir-create.jsonl", "trace-dir-run.jsonl"]
+
+
 def test_a_failing_create_keeps_the_last_trace_lines(runtime, make_bundle, tmp_path):
     def edit(config):
         config["mounts"].append({"destination": "/tmp", "type": "nosuchfs", "source": "x"})
