@@ -187,12 +187,12 @@ def exec_process(o, st):
         process["capabilities"] = caps
     if o.get("no_new_privs"):
         process["noNewPrivileges"] = True
-    from pyrunc import lsm
     for flag, dest, key, lsm_name, enabled in (
-            ("--apparmor", "apparmor", "apparmorProfile", "AppArmor", lsm.apparmor_enabled),
-            ("--process-label", "process_label", "selinuxLabel", "SELinux", lsm.selinux_enabled)):
+            ("--apparmor", "apparmor", "apparmorProfile", "AppArmor", "apparmor_enabled"),
+            ("--process-label", "process_label", "selinuxLabel", "SELinux", "selinux_enabled")):
         if o.get(dest):
-            if not enabled():
+            from pyrunc import lsm  # only for these flags: not on every exec (probes)
+            if not getattr(lsm, enabled)():
                 raise UsageError(f"{flag}: {lsm_name} is not enabled on this host")
             process[key] = o[dest]
     return process
