@@ -6,7 +6,7 @@ raised (they must already be permitted and inheritable).
 """
 import sys
 
-from pyrunc import names, native
+from pyrunc import names
 
 # The prctl calls are made through native/ rather than python-prctl: importing python-prctl
 # costs ~3 ms in every container start, and it cannot raise ambient capabilities anyway.
@@ -56,14 +56,15 @@ class CapabilityPlan:
         return [names.CAPABILITIES[i] for i in range(len(names.CAPABILITIES))
                 if wanted & (1 << i) and not available & (1 << i)]
 
-    def drop_bounding(self):
+    def drop_bounding(self, k):
+        """Through the init path's kernel k (kernel.py), as apply_sets."""
         for number in range(names.cap_last_cap() + 1):
             if not self.bounding & (1 << number):
-                native.prctl(PR_CAPBSET_DROP, number)
+                k.prctl(PR_CAPBSET_DROP, number)
 
-    def apply_sets(self):
-        native.capset(self.effective, self.permitted, self.inheritable)
-        native.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    def apply_sets(self, k):
+        k.capset(self.effective, self.permitted, self.inheritable)
+        k.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
         for number in range(names.cap_last_cap() + 1):
             if not self.ambient & (1 << number):
                 continue
@@ -74,7 +75,7 @@ class CapabilityPlan:
                 log.debug(f"ambient capability {names.CAPABILITIES[number]} is not "
                             "permitted and inheritable: not raised")
                 continue
-            native.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, number)
+            k.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, number)
 
 
 def warn_to_stderr(message):

@@ -66,7 +66,7 @@ class Container:
                          reserved_fds, foreground, rootless):
         from pyrunc import timing
         timing.begin("imports")
-        from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
+        from pyrunc import cgroups, config as config_mod, init, plan as plan_mod, protocol, spawn
         timing.end("imports")
         timing.begin("config")
         bundle = os.path.abspath(bundle)
@@ -141,10 +141,10 @@ class Container:
             os.chown(st.fifo_path, *owner)
             os.chmod(st.fifo_path, 0o600 if owner[0] == os.geteuid() else 0o200)
             timing.end("state-dir")
-            plan = init.Plan(
-                config=config, process=process, bundle=bundle,
+            plan = plan_mod.InitPlan.from_config(
+                config, process, bundle=bundle,
                 rootfs=os.path.realpath(st.data["rootfs"]), container_id=self.id,
-                new_flags=init.namespace_flags(namespaces),
+                new_flags=plan_mod.namespace_flags(namespaces),
                 join=_open_namespaces({k: p for k, p in namespaces.items() if p}),
                 fifo_fd=os.open(st.fifo_path, os.O_PATH | os.O_CLOEXEC),
                 no_pivot=no_pivot, no_new_keyring=no_new_keyring,
@@ -186,12 +186,12 @@ class Container:
                 # "created": runtime.md's state is that after lifecycle step 2 (the
                 # environment made), which these hooks (steps 3 and 4) follow.
                 hook_state = dict(self.state.oci_state(), status=CREATED)
-                hooks.run_hooks(config, "prestart", hook_state)
-                hooks.run_hooks(config, "createRuntime", hook_state)
+                hooks.run_hooks(config.get("hooks") or {}, "prestart", hook_state)
+                hooks.run_hooks(config.get("hooks") or {}, "createRuntime", hook_state)
 
             try:
                 timing.begin("spawn")
-                spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
+                spawned = spawn.spawn(plan, init.stage1, on_pid, linux.get("uidMappings"),
                                       linux.get("gidMappings"), after_fork, on_hooks,
                                       join_cgroups)
             except PyruncError:
@@ -293,7 +293,7 @@ class Container:
         timeout = START_TIMEOUT
         if st.data.get("config", {}).get("hooks"):
             from pyrunc import hooks
-            timeout += hooks.total_timeout(st.data["config"], "startContainer")
+            timeout += hooks.total_timeout(st.data["config"]["hooks"], "startContainer")
         deadline = time.monotonic() + timeout
         fd = os.open(st.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         pidfd = _pidfd(st.pid)
@@ -425,7 +425,7 @@ class Container:
             if status not in (RUNNING, CREATED, PAUSED):
                 raise StateError(f"cannot exec in a container that is {status}")
             joined = self._exec_cgroup(cgroup)
-            from pyrunc import init, spawn
+            from pyrunc import init, plan as plan_mod, spawn
             helper = joined.start_first_migration()  # see there: it overlaps what follows
             console = None
             root_fd = -1
@@ -446,19 +446,17 @@ class Container:
                     root_fd = os.open(f"/proc/{st.pid}/root", os.O_PATH | os.O_DIRECTORY
                                       | os.O_CLOEXEC)
                 # spawn closes the namespace fds in every case, once they are open
-                plan = init.Plan(config=config, process=process, container_id=self.id,
-                                 root_fd=root_fd,
-                                 join=_open_namespaces(_container_namespaces(st.pid, config)),
-                                 preserve_fds=reserved_fds.count,
-                                 passed_fds=reserved_fds.passed,
-                                 extra_env=_listen_env(), is_exec=True,
-                                 cgroup_paths=st.data.get("cgroup_paths", {}),
-                                 frozen_ok=ignore_paused)
+                plan = plan_mod.InitPlan.from_config(
+                    config, process, container_id=self.id, root_fd=root_fd,
+                    join=_open_namespaces(_container_namespaces(st.pid, config)),
+                    preserve_fds=reserved_fds.count, passed_fds=reserved_fds.passed,
+                    extra_env=_listen_env(), is_exec=True,
+                    cgroup_paths=st.data.get("cgroup_paths", {}), frozen_ok=ignore_paused)
                 if status == PAUSED:
                     # The process will wait in the frozen cgroup for `resume`, which takes the
                     # lock: ours goes now (the namespaces are open, the pid is pinned).
                     st.unlock()
-                spawned = spawn.spawn(plan, joined.join)
+                spawned = spawn.spawn(plan, init.stage1, joined.join)
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
                     terminal.send_master(console, spawned.pty_master)
@@ -690,7 +688,7 @@ def _run_hooks(config, kind, state_of):
     and delete are the commands engines run for every container."""
     if (config.get("hooks") or {}).get(kind):
         from pyrunc import hooks
-        hooks.run_hooks(config, kind, state_of())
+        hooks.run_hooks(config["hooks"], kind, state_of())
 
 
 def _is_hook_failure(exc):

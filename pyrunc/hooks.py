@@ -1,7 +1,9 @@
 """OCI hooks: each gets the container's state on stdin and may time out. Which process runs
 them, and when, follows config.md: prestart/createRuntime by the parent once the namespaces
 exist, createContainer in the init before pivot_root, startContainer in the init right before
-the user process, poststart by `start`, poststop by `delete`."""
+the user process, poststart by `start`, poststop by `delete`.
+
+`hooks` below is config.json's hooks object (kind -> list of hooks), {} for none."""
 from pyrunc import jsonio
 from pyrunc.errors import PyruncError
 
@@ -10,8 +12,7 @@ class HookError(PyruncError):
     pass
 
 
-def has_hooks(config, *kinds):
-    hooks = config.get("hooks") or {}
+def has_hooks(hooks, *kinds):
     return any(hooks.get(kind) for kind in kinds)
 
 
@@ -27,23 +28,22 @@ def timeout_of(hook):
     return hook.get("timeout") or DEFAULT_TIMEOUT
 
 
-def total_timeout(config, *kinds):
+def total_timeout(hooks, *kinds):
     """The longest the hooks of kinds may run one after another (a bound on waits that
     include them)."""
-    hooks = config.get("hooks") or {}
     return sum(timeout_of(hook) for kind in kinds for hook in hooks.get(kind) or [])
 
 
-def run_hooks(config, kind, state):
+def run_hooks(hooks, kind, state):
     """Run every hook of `kind` with state on stdin. A failure raises HookError, except for
     poststart/poststop whose failures are logged as warnings."""
-    hooks = (config.get("hooks") or {}).get(kind) or []
-    if not hooks:
+    of_kind = hooks.get(kind) or []
+    if not of_kind:
         return
     from pyrunc import log
 
     payload = jsonio.dumps(state).encode()
-    for i, hook in enumerate(hooks):
+    for i, hook in enumerate(of_kind):
         try:
             _run_one(kind, i, hook, payload)
         except HookError as e:

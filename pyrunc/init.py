@@ -1,101 +1,78 @@
-"""The child side of the init path (see protocol.py for the sequence): stage1 joins and creates
+"""The child side of the init path (see protocol.py for the sequence; plan.py for what the
+children are given): stage1 joins and creates
 namespaces and forks the init; the init builds the rootfs, becomes the container's process and,
 after `start` opens the exec fifo, execs it. `exec` runs the same stages with every namespace
 joined. Nothing here returns to the caller: each process ends in execve or os._exit.
+
+Every system call goes through a kernel (kernel.py): the real one unless a test passes its
+recording double (tests/unit/kernel_double.py), with which these steps run without root.
 """
 import os
 
-from pyrunc import SPEC_VERSION, native, process_setup, procfs, protocol, timing
+from pyrunc import SPEC_VERSION, process_setup, protocol, timing
+from pyrunc.kernel import REAL
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
 
 
-class Plan:
-    """Everything the children need, prepared by the parent before fork (children inherit it)."""
-
-    def __init__(self, **fields):
-        self.config = {}
-        self.process = {}
-        self.bundle = ""
-        self.rootfs = ""
-        self.container_id = ""
-        self.new_flags = 0          # CLONE_NEW* to create
-        self.join = []              # [(type, fd)] namespaces to setns() into, user first
-        self.fifo_fd = -1           # O_PATH fd of the exec fifo (create only)
-        self.no_pivot = False
-        self.no_new_keyring = False
-        self.preserve_fds = 0       # fds 3 .. 3+N-1 are the caller's or placeholders (fds.py)
-        self.passed_fds = []        # the caller's among them, passed on to the container
-        self.extra_env = []
-        self.cgroup_paths = {}
-        self.is_exec = False
-        self.root_fd = -1           # exec into a container without a mount namespace: its root
-        self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
-        self.frozen_ok = False      # exec --ignore-paused: a frozen cgroup is waited for
-        self.__dict__.update(fields)
-
-    @property
-    def terminal(self):
-        return bool(self.process.get("terminal"))
-
-
-def stage1(plan, chan):
+def stage1(plan, chan, k=REAL):
     """First child: namespaces, then fork the init (or the exec'd process)."""
     ctx = {"step": "loading modules"}
     try:
         timing.begin("imports")
         _import_child_modules(plan)
         timing.end("imports")
-        _close_inherited_fds(plan, chan)
+        _close_inherited_fds(plan, chan, k)
         # Not dumpable until the container's program is exec'd: processes already in the
         # container cannot ptrace us or open our /proc/<pid>/ files (exe, fds, mem). An
         # unprivileged parent must still open our uid_map first: then it waits for the maps.
         defer_dumpable = bool(plan.new_flags & CLONE_NEWUSER) and os.geteuid() != 0
         if not defer_dumpable:
-            _make_undumpable()
-        process_setup.remember_runtime_binary()
-        seccomp = plan.config.get("linux", {}).get("seccomp") or {}
+            _make_undumpable(k)
+        process_setup.remember_runtime_binary(k)
+        seccomp = plan.seccomp or {}
         if seccomp.get("listenerPath"):
             from pyrunc import seccomp as seccomp_mod
             if seccomp_mod.uses_notify(seccomp):
                 ctx["step"] = "connecting to the seccomp listener"
-                plan.listener = seccomp_mod.Listener(seccomp)  # while its path is reachable
+                # while its path is reachable
+                plan = plan.replace(listener=seccomp_mod.Listener(seccomp))
         ctx["step"] = "joining namespaces"
         timing.begin("namespaces")
         for kind, fd in plan.join:
             ctx["step"] = f"joining the {kind} namespace"
-            native.setns(fd, NAMESPACES[kind][0])  # the kernel checks the type once more
-            os.close(fd)
+            k.setns(fd, NAMESPACES[kind][0])  # the kernel checks the type once more
+            k.close(fd)
         if plan.new_flags & CLONE_NEWUSER:
             ctx["step"] = "creating the user namespace"
-            native.unshare(CLONE_NEWUSER)
+            k.unshare(CLONE_NEWUSER)
             chan.send(protocol.USERNS_READY)
             chan.expect(protocol.USERNS_MAPPED)
             if defer_dumpable:
-                _make_undumpable()
+                _make_undumpable(k)
         rest = plan.new_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)
         if rest:
             ctx["step"] = "creating namespaces"
-            native.unshare(rest)
-        offsets = plan.config.get("linux", {}).get("timeOffsets")
+            k.unshare(rest)
+        offsets = plan.time_offsets
         if offsets and plan.new_flags & CLONE_NEWTIME:  # not when exec joins the container's
             ctx["step"] = "setting time offsets"
-            procfs.write("self/timens_offsets", "".join(
+            k.write_proc("self/timens_offsets", "".join(
                 f"{clock} {off.get('secs', 0)} {off.get('nanosecs', 0)}\n"
                 for clock, off in offsets.items()))
         if plan.new_flags & CLONE_NEWUSER:
             # Root of the new user namespace only now: as that uid (a host uid such as 100000)
             # we could no longer open our own /proc/self files, timens_offsets among them.
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
+            k.setresgid(0)
+            k.setresuid(0)
         timing.end("namespaces")
         ctx["step"] = "forking the init"
         timing.begin("fork")
         pid = os.fork()
         if pid == 0:
             timing.process("exec" if plan.is_exec else "init")
-            (run_exec_process if plan.is_exec else run_init)(plan, chan)
+            (run_exec_process if plan.is_exec else run_init)(plan, chan, k)
         timing.end("fork")
         try:
             chan.send(protocol.INIT_PID, pid=pid)
@@ -108,7 +85,7 @@ def stage1(plan, chan):
         os._exit(1)
 
 
-def run_init(plan, chan):
+def run_init(plan, chan, k=REAL):
     """The container's pid 1 until it execs the user's process."""
     from pyrunc import hooks, rootfs
 
@@ -118,45 +95,44 @@ def run_init(plan, chan):
         message, _ = chan.expect(protocol.CONTINUE)
         timing.end("wait-continue")
         _listener_state(plan, message["pid"], "creating")
-        config = plan.config
         if not plan.terminal:
-            os.setsid()
+            k.setsid()
         if not plan.no_new_keyring:
             ctx["step"] = "joining a session keyring"
-            _join_keyring(plan.container_id)
+            _join_keyring(k, plan.container_id)
         ctx["step"] = "mounting the rootfs"
         timing.begin("rootfs")
-        own_mount_ns = bool(plan.new_flags & CLONE_NEWNS) or _joined(plan, "mount")
+        own_mount_ns = bool(plan.new_flags & CLONE_NEWNS) or plan.joins("mount")
         rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
-                                    or _joined(plan, "user"), plan.cgroup_paths,
-                                    config.get("linux", {}).get("mountLabel", ""), own_mount_ns)
-        root_fd = rootfs.prepare(config, rctx)
+                                    or plan.joins("user"), plan.cgroup_paths, own_mount_ns, k,
+                                    plan.rootfs_plan.mount_label)
+        root_fd = rootfs.prepare(plan.rootfs_plan, rctx)
         timing.end("rootfs")
-        if hooks.has_hooks(config, "prestart", "createRuntime"):
+        if hooks.has_hooks(plan.hooks, "prestart", "createRuntime"):
             ctx["step"] = "waiting for prestart and createRuntime hooks"
             chan.send(protocol.RUN_HOOKS)
             chan.expect(protocol.HOOKS_DONE)
         ctx["step"] = "createContainer hooks"
-        hooks.run_hooks(config, "createContainer", _hook_state(plan, "created"))  # step 5
+        hooks.run_hooks(plan.hooks, "createContainer", _hook_state(plan, "created"))  # step 5
         ctx["step"] = "pivot_root" if not plan.no_pivot else "chroot"
         timing.begin("pivot")
-        rootfs.pivot(root_fd, plan.no_pivot, own_mount_ns)
-        os.close(root_fd)
-        if config.get("hostname"):
+        rootfs.pivot(k, root_fd, plan.no_pivot, own_mount_ns)
+        k.close(root_fd)
+        if plan.hostname:
             ctx["step"] = "sethostname"
-            native.sethostname(config["hostname"])
-        if config.get("domainname"):
+            k.sethostname(plan.hostname)
+        if plan.domainname:
             ctx["step"] = "setdomainname"
-            native.setdomainname(config["domainname"])
-        for key, value in config.get("linux", {}).get("sysctl", {}).items():
+            k.setdomainname(plan.domainname)
+        for key, value in plan.sysctl.items():
             ctx["step"] = f"sysctl {key}"
-            procfs.write("sys/" + key.replace(".", "/"), value)
+            k.write_proc("sys/" + key.replace(".", "/"), value)
         if plan.terminal:
             ctx["step"] = "terminal"
             slave = _terminal(plan, chan)
-            rootfs.bind_console(slave)
+            rootfs.bind_console(k, slave)
         ctx["step"] = "read-only and masked paths"
-        rootfs.finish(config)
+        rootfs.finish(k, plan.rootfs_plan)
         timing.end("pivot")
         ctx["step"] = "waiting to be in the container's cgroups"
         timing.begin("wait-cgroup")
@@ -164,17 +140,15 @@ def run_init(plan, chan):
         timing.end("wait-cgroup")
         if plan.new_flags & CLONE_NEWCGROUP:
             ctx["step"] = "creating the cgroup namespace"
-            native.unshare(CLONE_NEWCGROUP)  # after joining: our cgroup is its root
+            k.unshare(CLONE_NEWCGROUP)  # after joining: our cgroup is its root
         timing.begin("process")
-        prepared = process_setup.apply(plan.process, config.get("linux", {}).get("seccomp"), ctx,
-                                       plan.extra_env, config.get("linux", {}), plan.listener,
-                                       plan.preserve_fds)
+        prepared = process_setup.apply(k, plan, ctx)
         timing.end("process")
         # The exec fifo is reopened through /proc/self/fd once `start` comes: a config that
         # hides it (maskedPaths /proc/self) must fail here, at create, as runc fails, not after
         # create returned with an init that can only die.
         ctx["step"] = "reaching the exec fifo through /proc/self/fd"
-        os.stat(f"/proc/self/fd/{plan.fifo_fd}")
+        k.stat(f"/proc/self/fd/{plan.fifo_fd}")
         ctx["step"] = "reporting ready"
         chan.send(protocol.READY)
         chan.close()
@@ -188,26 +162,26 @@ def run_init(plan, chan):
         # The fd is close-on-exec, so `start` reads end-of-file once the execve happened and
         # only then runs the poststart hooks.
         while True:
-            fd = os.open(f"/proc/self/fd/{plan.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+            fd = k.open(f"/proc/self/fd/{plan.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
             try:
-                os.write(fd, b"0")
+                k.write(fd, b"0")
                 break
             except BrokenPipeError:
                 # A reader came and went while we could not run (a `start` that gave up on a
                 # stopped or frozen init): wait for the next one instead of dying.
-                os.close(fd)
-        os.close(plan.fifo_fd)
+                k.close(fd)
+        k.close(plan.fifo_fd)
         timing.end("wait-start")
-        hooks.run_hooks(config, "startContainer", _hook_state(plan, "created"))
-        os.write(fd, b"1")
+        hooks.run_hooks(plan.hooks, "startContainer", _hook_state(plan, "created"))
+        k.write(fd, b"1")
         timing.begin("execve")  # its end: the program's first instruction
-        process_setup.exec_now(prepared)
+        process_setup.exec_now(k, prepared)
     except BaseException as e:  # noqa: B036 - nobody listens any more: stderr is all we have
         os.write(2, f"pyrunc init: {_describe(e)}\n".encode())
     os._exit(127)
 
 
-def run_exec_process(plan, chan):
+def run_exec_process(plan, chan, k=REAL):
     """A process started by `exec` inside a running container."""
     ctx = {"step": "waiting for the parent"}
     try:
@@ -218,24 +192,22 @@ def run_exec_process(plan, chan):
         if plan.root_fd >= 0:
             # The container shares our mount namespace and was chrooted: so is its exec.
             ctx["step"] = "chroot into the container's root"
-            os.fchdir(plan.root_fd)
-            os.chroot(".")
-            os.close(plan.root_fd)
+            k.fchdir(plan.root_fd)
+            k.chroot(".")
+            k.close(plan.root_fd)
         if plan.terminal:
             ctx["step"] = "terminal"
             _terminal(plan, chan)
         else:
-            os.setsid()
+            k.setsid()
         timing.begin("process")
-        prepared = process_setup.apply(plan.process, plan.config.get("linux", {}).get("seccomp"),
-                                       ctx, plan.extra_env, plan.config.get("linux", {}),
-                                       plan.listener, plan.preserve_fds)
+        prepared = process_setup.apply(k, plan, ctx)
         timing.end("process")
         chan.send(protocol.READY)
         timing.begin("execve")
         ctx["step"] = "exec"
         # The channel is close-on-exec: the parent reads EOF when execve succeeds.
-        process_setup.exec_now(prepared)
+        process_setup.exec_now(k, prepared)
     except BaseException as e:  # noqa: B036
         _report(chan, ctx, e)
     os._exit(1)
@@ -255,15 +227,15 @@ def _exit_on_termination_signals():
         _signal.signal(sig, leave)
 
 
-def _make_undumpable():
+def _make_undumpable(k):
     """A defence (CVE-2016-9962, CVE-2019-5736): until the container's program is exec'd, no
     process in the container may ptrace us or open our /proc/<pid>/ files. The tests' double
     of pyrunc (tests/pyrunc_faulty.py) replaces this and _close_inherited_fds to show the
     attacks they stop."""
-    native.prctl(PR_SET_DUMPABLE, 0)
+    k.prctl(PR_SET_DUMPABLE, 0)
 
 
-def _close_inherited_fds(plan, chan):
+def _close_inherited_fds(plan, chan, k):
     """Keep stdio, the preserved range and our own channel, fifo and namespace fds; close all
     else now (the state lock above all), not merely at exec: a directory fd inherited from the
     caller would otherwise be a way out through /proc/self/fd/N during setup (CVE-2024-21626).
@@ -277,7 +249,7 @@ def _close_inherited_fds(plan, chan):
     for fd in keep + [0x7FFFFFFF]:
         if fd >= first:
             if fd > first:
-                native.close_range(first, fd - 1)
+                k.close_range(first, fd - 1)
             first = fd + 1
 
 
@@ -286,20 +258,19 @@ def _import_child_modules(plan):
     pyrunc's own files are no longer in reach. An exec'd process mounts nothing and runs no
     hooks; seccomp, the LSM labels and the scheduling calls are for the configs that ask."""
     if not plan.is_exec:
-        from pyrunc import hooks, rootfs  # noqa: F401
-        if plan.config.get("hooks"):
+        # cgroups: for kernel.cgroup_hierarchies (the cgroup mount)
+        from pyrunc import cgroups, hooks, rootfs  # noqa: F401
+        if plan.hooks:
             import subprocess  # noqa: F401
     if plan.terminal:
         from pyrunc import terminal  # noqa: F401
-    linux = plan.config.get("linux", {})
-    if linux.get("seccomp"):
+    if plan.seccomp:
         from pyrunc import seccomp  # noqa: F401
     if plan.process.get("apparmorProfile") or plan.process.get("selinuxLabel"):
         from pyrunc import lsm  # noqa: F401
-    if (plan.process.get("ioPriority") or plan.process.get("scheduler")
-            or linux.get("personality")):
+    if plan.process.get("ioPriority") or plan.process.get("scheduler") or plan.personality:
         from pyrunc import scheduling  # noqa: F401
-    if linux.get("memoryPolicy"):
+    if plan.memory_policy:
         from pyrunc import mempolicy  # noqa: F401
 
 
@@ -318,22 +289,18 @@ def _listener_state(plan, host_pid, status):
         plan.listener.state = dict(_hook_state(plan, status), pid=host_pid)
 
 
-def _join_keyring(container_id):
+def _join_keyring(k, container_id):
     try:
-        native.join_session_keyring(f"_ses.{container_id}")
+        k.join_session_keyring(f"_ses.{container_id}")
     except OSError as e:
         if e.errno not in (38, 13, 1, 122):  # ENOSYS, EACCES, EPERM, EDQUOT: none for us
             raise
 
 
-def _joined(plan, kind):
-    return any(k == kind for k, _fd in plan.join)
-
-
 def _hook_state(plan, status):
     return {"ociVersion": SPEC_VERSION, "id": plan.container_id, "status": status,
             "pid": os.getpid(), "bundle": plan.bundle,
-            "annotations": plan.config.get("annotations") or {}}
+            "annotations": plan.annotations}
 
 
 def _describe(exc):
@@ -353,12 +320,3 @@ def _report(chan, ctx, exc):
                   message=_describe(exc))
     except OSError:
         pass
-
-
-def namespace_flags(namespaces):
-    """CLONE_NEW* flags of the namespaces to create (those without a path)."""
-    flags = 0
-    for kind, path in namespaces.items():
-        if not path:
-            flags |= NAMESPACES[kind][0]
-    return flags

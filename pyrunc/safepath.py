@@ -149,3 +149,38 @@ class InRoot:
 def fd_path(fd):
     """The magic link naming an open fd, usable as a mount source or target."""
     return f"/proc/self/fd/{fd}"
+
+
+def copy_tree(src_fd, dst_dir):
+    """tmpcopyup: copy the directory open as src_fd into dst_dir (a fresh tmpfs), keeping
+    modes, owners and symlinks; nothing is followed out of the tree."""
+    for entry in os.scandir(src_fd):
+        st = entry.stat(follow_symlinks=False)
+        dst = os.path.join(dst_dir, entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.name, dir_fd=src_fd), dst)
+        elif entry.is_dir(follow_symlinks=False):
+            os.mkdir(dst, st.st_mode & 0o7777)
+            sub_fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, dir_fd=src_fd)
+            try:
+                copy_tree(sub_fd, dst)
+            finally:
+                os.close(sub_fd)
+        elif entry.is_file(follow_symlinks=False):
+            src = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
+            try:
+                out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                              st.st_mode & 0o7777)
+                try:
+                    while os.sendfile(out, src, None, 1 << 20):
+                        pass
+                finally:
+                    os.close(out)
+            finally:
+                os.close(src)
+        else:
+            continue  # device nodes, fifos and sockets are not copied up
+        os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
+        if not entry.is_symlink():
+            os.chmod(dst, st.st_mode & 0o7777)

@@ -56,8 +56,9 @@ def validate_personality(persona, field):
         raise ConfigError(f"{field}.flags", "no personality flags are defined by the spec yet")
 
 
-def apply(process, linux):
-    """In the child, while it still holds CAP_SYS_NICE/CAP_SYS_ADMIN."""
+def apply(process, persona):
+    """In the child, while it still holds CAP_SYS_NICE/CAP_SYS_ADMIN. persona: the config's
+    linux.personality, or None."""
     from pyrunc import native
 
     io = process.get("ioPriority")
@@ -71,6 +72,5 @@ def apply(process, linux):
         native.sched_setattr(SCHED_POLICIES[sched["policy"]], flags, sched.get("nice", 0),
                              sched.get("priority", 0), sched.get("runtime", 0),
                              sched.get("deadline", 0), sched.get("period", 0))
-    persona = linux.get("personality")
     if persona:
         native.personality(PERSONALITY_DOMAINS[persona["domain"]])

@@ -5,7 +5,7 @@ import os
 import select
 import time
 
-from pyrunc import init, procfs, protocol, timing
+from pyrunc import procfs, protocol, timing
 from pyrunc.errors import PyruncError
 
 # The longest the parent waits for its child's next message (createContainer hooks, which the
@@ -29,9 +29,10 @@ class Spawned:
         self.pty_master = pty_master
 
 
-def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=None,
+def spawn(plan, child, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=None,
           join_cgroups=None):
-    """Run the sequence up to READY. after_fork() runs in the parent while stage1 works;
+    """Run the sequence up to READY: child(plan, channel) is stage1 (init.stage1), run in the
+    forked process; it never returns. after_fork() runs in the parent while stage1 works;
     on_pid(pid) runs once the init's pid is known (record it, join cgroups) before the init is
     let go; on_hooks() when the init, its mounts done, asks for the runtime's hooks. On any
     failure the children are killed and the error is raised."""
@@ -43,7 +44,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         if stage1_pid == 0:
             timing.process("stage1")
             parent_chan.close()
-            init.stage1(plan, child_chan)  # never returns
+            child(plan, child_chan)  # never returns
         timing.end("fork")
         child_chan.close()
     finally:
@@ -89,7 +90,7 @@ def spawn(plan, on_pid, uid_maps=None, gid_maps=None, after_fork=None, on_hooks=
         if not plan.is_exec:
             # The init's own hooks run between our messages: their timeouts add to the bound.
             from pyrunc import hooks
-            setup_timeout += hooks.total_timeout(plan.config, "createContainer")
+            setup_timeout += hooks.total_timeout(plan.hooks, "createContainer")
         timing.begin("wait-ready")
         while True:
             message, fds = _recv(parent_chan, child, "the end of its setup", setup_timeout)

@@ -145,7 +145,7 @@ def _primitives():
         (os, "execve", "execve", lambda path, args, env: {"path": path, "args": list(args)}),
         (resource, "setrlimit", "setrlimit", lambda kind, limits: {
             "kind": _rlimit_name(kind), "limits": list(limits)}),
-        (process_setup, "enter_cwd", "chdir", lambda cwd: {"path": cwd}),
+        (process_setup, "enter_cwd", "chdir", lambda _kernel, cwd: {"path": cwd}),
         (CgroupDir, "write", "cgroup-write", lambda self, name, value, field: {
             "path": f"{self.path}/{name}", "value": value, "field": field}),
         (ContainerCgroup, "join", "cgroup-join", lambda self, pid: {"process": pid}),

@@ -32,7 +32,7 @@ def _skip(*_args):
     """A defence switched off: nothing is checked."""
 
 
-def _close_only_pyruncs_own_fds(plan, chan):
+def _close_only_pyruncs_own_fds(plan, chan, _kernel):
     """init._close_inherited_fds switched off: a runtime that trusts its caller's fds. Its
     own (not inheritable: the state lock above all, which a container must never hold) are
     still closed; whatever the caller leaked to it stays open for the container."""
@@ -48,23 +48,21 @@ def _close_only_pyruncs_own_fds(plan, chan):
             pass
 
 
-def _make_target_following_symlinks(root_fd, destination, _kind):
+def _make_target_following_symlinks(kernel, root_fd, destination, _kind):
     """rootfs.ordinary_directory switched off: the mount point is made and opened as any other,
     symlinks followed (inside the rootfs)."""
-    from pyrunc import safepath
-    return safepath.make_target(root_fd, destination, True)
+    return kernel.make_target(root_fd, destination, True)
 
 
-def _null_by_path(_root_fd):
+def _null_by_path(kernel, _root_fd):
     """rootfs.verified_null switched off: whatever /dev/null leads to, unchecked."""
-    return os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+    return kernel.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
 
 
-def _console_following_symlinks(root_fd):
+def _console_following_symlinks(kernel, root_fd):
     """rootfs.console_target switched off: /dev/console made and opened as any mount point,
     a symlink followed (inside the rootfs)."""
-    from pyrunc import safepath
-    return safepath.make_target(root_fd, "/dev/console", False)
+    return kernel.make_target(root_fd, "/dev/console", False)
 
 
 def _write_proc_by_path(path, text):
