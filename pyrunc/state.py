@@ -27,6 +27,30 @@ _ID_EXTRA_CHARS = frozenset("_+-.")
 # serialised, and none waits forever behind a process that never lets go.
 LOCK_TIMEOUT = 5.0
 
+# state.json's schema, its one definition: every key pyrunc keeps there. save() refuses any
+# other (a misspelt key would be written and never read back); the runtime-spec state that
+# `state` prints is made from these by oci_state(). tests/unit/test_state_schema.py checks that
+# every key the package reads or writes is here.
+FIELDS = {
+    "id": "the container's id",
+    "bundle": "the bundle's absolute path",
+    "rootfs": "bundle/root.path, as the config gives it",
+    "created": "when create made the state dir (RFC 3339, UTC)",
+    "owner": "the user that created it",
+    "annotations": "config.annotations",
+    "config": "the validated config.json, for exec, start's hooks, delete's poststop",
+    "status_hint": "creating until create has finished, then created (checkpoint.py: running)",
+    "pid": "the init's host pid, once known (0 or absent: still being created)",
+    "pid_start": "the init's start time (/proc/PID/stat field 22): a recycled pid is not it",
+    "cgroup_paths": "controller key -> the container's cgroup directory",
+    "cgroups_created": "the cgroup directories create made, which delete removes",
+    "trace": "the trace file of --trace or PYRUNC_TRACE_DIR (trace.py)",
+    "host_mounts_at": "[rootfs, mounts there before create]: no mount namespace, so the init's "
+                      "mounts land in the host's table and delete takes them off",
+    "network": "the network attachment (network/attach.py), None while it is being made",
+    "restored_from": "restore: the checkpoint image directory",
+}
+
 CREATING = "creating"
 CREATED = "created"
 RUNNING = "running"
@@ -192,6 +216,9 @@ class ContainerState:
         return self
 
     def save(self):
+        unknown = self.data.keys() - FIELDS.keys()
+        if unknown:  # a bug of pyrunc's, never of the user's: said loudly
+            raise PyruncError(f"state.json: no field {', '.join(sorted(unknown))} (state.FIELDS)")
         # 0600: the state holds the config, and a config's env may hold secrets.
         write_atomic(os.path.join(self.dir, STATE_FILE), jsonio.dumps(self.data).encode(), 0o600)
 
@@ -208,7 +235,7 @@ class ContainerState:
         paused=False leaves out the freezer's look (a paused container then reads as running
         or created), for a caller to which it makes no difference: kill."""
         if not self.data.get("pid"):
-            return CREATING if not self.data.get("stopped") else STOPPED
+            return CREATING
         if not process_matches(self.data["pid"], self.data.get("pid_start")):
             return STOPPED
         # Frozen first: a created container can be paused too, and must then read as paused

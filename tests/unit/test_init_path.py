@@ -372,3 +372,31 @@ def test_an_init_without_a_mount_namespace_chroots_instead_of_pivoting():
         "the host's / must not be touched without a mount namespace"
     assert seen[-1]["type"] == protocol.READY
 
+
+
+def test_these_tests_need_no_root():
+    """The point of the seam: run this module again as nobody, without any privilege (from a
+    copy nobody can read: a checkout under /root could not be)."""
+    import shutil
+    import subprocess
+    import sys
+    if os.geteuid() != 0:
+        pytest.skip("already unprivileged: this run shows it")
+    import tempfile
+    here = os.path.dirname(os.path.abspath(__file__))
+    copy = tempfile.mkdtemp(prefix="pyrunc-unprivileged-")
+    try:
+        for name in ("test_init_path.py", "kernel_double.py"):
+            shutil.copy(os.path.join(here, name), copy)
+        os.chmod(copy, 0o755)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+             "--bounding-set=-all", sys.executable, "-P", "-m", "pytest", "-p",
+             "no:cacheprovider", "-q", "test_init_path.py", "-k",
+             "not test_these_tests_need_no_root"],
+            cwd=copy, env={"HOME": "/tmp", "PATH": "/usr/bin:/bin"}, capture_output=True,
+            text=True, timeout=120)
+    finally:
+        shutil.rmtree(copy)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
