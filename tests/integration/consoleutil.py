@@ -1,4 +1,4 @@
-"""A --console-socket for tests that create many terminal containers (test_cve_2025.py, the
+"""A --console-socket for tests that create many terminal containers (test_security.py, the
 rootfs fuzzer): it takes every pty master sent to it."""
 import os
 import socket

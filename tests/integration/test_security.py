@@ -1,29 +1,50 @@
-"""runc's CVE classes, tried against pyrunc with real containers:
+"""runc's CVE classes, tried against pyrunc with real containers, one section a class:
 
-(a) mount targets behind symlinks that point at host paths (CVE-2021-30465 and kin),
-(b) file descriptors leaking into the container (CVE-2024-21626, CVE-2016-9962),
-(c) /proc/self/exe: the runtime's binary reachable, runnable or writable from inside
-    (CVE-2019-5736),
-(d) the waiting init being traced or inspected from inside the container (CVE-2016-9962),
-(e) capabilities and no_new_privs as configured,
-(f) masked paths, read-only paths and a read-only root.
+- symlinked mount targets (CVE-2021-30465, CVE-2019-16884 and kin),
+- file descriptors leaking into the container (CVE-2024-21626),
+- /proc/self/exe: the runtime's binary reachable, runnable or writable from inside
+  (CVE-2019-5736),
+- the waiting init traced or inspected from inside the container (CVE-2016-9962),
+- the privileges the process gets: capabilities, no_new_privs, seccomp,
+- masked paths, read-only paths and a read-only root, and the /dev/null the masks are
+  (CVE-2025-31133),
+- proc and sysfs on a symlink (CVE-2019-19921),
+- the /dev/console bind (CVE-2025-52565),
+- the runtime's own /proc writes redirected (CVE-2025-52881),
+- racers for the last four: a process swapping the path in a tight loop while pyrunc creates
+  containers; no write may land outside its target.
 
 Host state is checked from the outside (mountinfo, the host files themselves, /proc/<pid>);
-the container's view from the output of commands run inside it."""
+the container's view from the output of commands run inside it. A test marked PROTECTION runs
+twice: the attack must fail against the installed pyrunc and succeed against the tests' double
+with that defence switched off (tests/pyrunc_faulty.py). Where the attacker is a second
+container that shares a mount with this one, it is a host directory bound into the container
+(as /dev, or as /run) that the test, playing the other container, fills."""
 import errno
 import fcntl
 import hashlib
+import json
 import os
+import re
+import shutil
+import socket
+import stat
+import struct
 import subprocess
+import sys
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from conftest import PYRUNC, host_mounts_mentioning, wait_until
+from consoleutil import ConsoleSink
 
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_KILL": 5, "CAP_NET_BIND_SERVICE": 10, "CAP_SYS_PTRACE": 19,
             "CAP_SYS_ADMIN": 21, "CAP_AUDIT_WRITE": 29}
+
+
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
@@ -48,22 +69,18 @@ def status_fields(text):
     return fields
 
 
-def host_mountinfo_mentions(path):
-    with open("/proc/self/mountinfo") as f:
-        return [line for line in f if path in line]
-
-
 def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
 def runtime_python():
-    """The interpreter that runs the pyrunc command (the binary /proc/self/exe is in its init)."""
-    with open("/usr/local/bin/pyrunc", "rb") as f:
+    """The interpreter that runs the pyrunc command under test (the binary /proc/self/exe is
+    in its init): the launcher's #! line, else the venv's python running these tests."""
+    with open(PYRUNC, "rb") as f:
         first = f.readline()
     if not first.startswith(b"#!"):
-        return os.path.realpath("/opt/pyrunc/bin/python")
+        return os.path.realpath(sys.executable)
     return os.path.realpath(first[2:].split()[0].decode())
 
 
@@ -78,7 +95,68 @@ def run_in(runtime, make_bundle, script, edit=None, name="bundle", **kw):
     return runtime("run", "--bundle", bundle, new_id("run"), **kw)
 
 
-# -- (a) symlinked mount targets ------------------------------------------------------------------
+def one_line_error(result):
+    """The error line of a pyrunc that failed as it should: exit 1, one line, no traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "Traceback" not in result.stderr, \
+        result
+    return lines[0]
+
+
+def init_pid(runtime, container_id):
+    return runtime.state(container_id)["pid"]
+
+
+# Each protection below is switched off in a second run to show that its test catches the attack
+# it guards against. Both runs are asked to switch it off (PYRUNC_TEST_DISABLE_PROTECTION): the
+# attack must fail against the installed `pyrunc`, which has no such switch, and succeed against
+# the tests' double (tests/pyrunc_faulty.py), which obeys it.
+PROTECTION = pytest.mark.parametrize("protected", [True, False], ids=["protected", "disabled"])
+
+
+def _attempt(runtime, protected, names):
+    """(the runtime to run the attack with, its environment)."""
+    env = dict(os.environ, PYRUNC_TEST_DISABLE_PROTECTION=names)
+    return (runtime if protected else runtime.faulty()), env
+
+
+# The attacker's shared mounts (CVE-2025-31133, -52565, -52881 and their racers): a volume the
+# other container also has, and a /dev it fills.
+
+@pytest.fixture
+def vol(tmp_path):
+    """The shared volume: a host directory with a canary file, bound at /run (a directory
+    the shared busybox image has, so no mount point is made in it)."""
+    path = tmp_path / "vol"
+    path.mkdir()
+    (path / "canary").write_text("canary\n")
+    return path
+
+
+def vol_mount(vol):
+    return {"destination": "/run", "type": "bind", "source": str(vol),
+            "options": ["rbind", "rw"]}
+
+
+def shared_dev(tmp_path, null=True):
+    """A host directory to bind as the container's /dev (shared with 'another container'): a
+    real null node unless told otherwise, and the ptmx link a terminal needs."""
+    dev = tmp_path / "shared-dev"
+    dev.mkdir()
+    if null:
+        os.mknod(dev / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    os.symlink("pts/ptmx", dev / "ptmx")
+    return dev
+
+
+def bind_dev(config, dev):
+    """/dev bound from dev instead of pyrunc's tmpfs."""
+    for m in config["mounts"]:
+        if m["destination"] == "/dev":
+            m.update(type="bind", source=str(dev), options=["rbind", "rw"])
+
+
+# -- symlinked mount targets (CVE-2021-30465, CVE-2019-16884) -------------------------------------
 
 @pytest.fixture
 def evil_setup(tmp_path, rootfs_copy):
@@ -97,12 +175,14 @@ def host_dir_untouched(host_dir, before):
     assert (host_dir / "marker").read_text() == "host data\n"
     st = os.stat(host_dir)
     assert (st.st_mtime_ns, st.st_nlink) == before, "the host directory was modified"
-    assert host_mountinfo_mentions(str(host_dir)) == []
+    assert host_mounts_mentioning(str(host_dir)) == []
 
 
 @pytest.mark.parametrize("link_kind", ["absolute", "dotdot"])
 @pytest.mark.parametrize("kind,destination", [("bind", "/evil/x"), ("tmpfs", "/evil/x"),
                                               ("bind", "/evil"), ("tmpfs", "/evil")])
+
+
 def test_mount_target_behind_symlink_stays_in_rootfs(runtime, make_bundle, evil_setup, kind,
                                                      destination, link_kind):
     host_dir, bind_src, rootfs = evil_setup
@@ -176,7 +256,7 @@ def test_symlinked_mount_target_host_dir_untouched_while_created(runtime, make_b
     host_dir_untouched(host_dir, before)
 
 
-# -- (b) leaked file descriptors ------------------------------------------------------------------
+# -- leaked file descriptors (CVE-2024-21626) -----------------------------------------------------
 
 def _fd_numbers(text):
     return sorted(int(w) for w in text.split() if w.isdigit())
@@ -244,6 +324,23 @@ def test_preserve_fds_passes_exactly_the_preserved_ones(runtime, make_bundle, tm
     assert result.returncode == 0, result.stderr
     assert "preserved payload" not in result.stdout
     assert _fd_numbers(result.stdout) == [0, 1, 2], result.stdout
+
+
+@PROTECTION
+def test_cve_2024_21626_no_runtime_fd_reaches_the_container(runtime, make_bundle, tmp_path,
+                                                            protected):
+    host_dir = tmp_path / "host-secret"
+    host_dir.mkdir()
+    (host_dir / "secret").write_text("host data")
+    bundle = make_bundle(["sh", "-c", "for f in /proc/self/fd/*; do ls $f/ 2>/dev/null; done"])
+    rt, env = _attempt(runtime, protected, "fd-cleanup")
+    fd = os.open(str(host_dir), os.O_RDONLY)  # inheritable through pass_fds: a "leaked" fd
+    try:
+        result = rt("run", "-b", bundle, "cve-21626", pass_fds=(fd,), env=env)
+    finally:
+        os.close(fd)
+    attack_worked = "secret" in result.stdout
+    assert attack_worked is not protected, (result.stdout, result.stderr)
 
 
 @pytest.fixture
@@ -321,7 +418,40 @@ def test_leaked_dir_fd_cannot_be_the_cwd_of_exec(runtime, make_bundle, leaked_ho
     runtime("delete", "--force", container_id, check=True)
 
 
-# -- (c) /proc/self/exe ---------------------------------------------------------------------------
+def test_cwd_through_a_leaked_directory_fd_is_refused(runtime, make_bundle, tmp_path):
+    """CVE-2024-21626: a cwd of /proc/self/fd/N where N is a host directory would start the
+    process outside its root. Here the caller passes a host directory as preserved fd 3."""
+    host_dir = tmp_path / "host-dir"
+    host_dir.mkdir()
+    bundle = make_bundle(["sh", "-c", "pwd; ls"], edit=lambda c: c["process"].update(
+        cwd="/proc/self/fd/3"))
+    command = " ".join(runtime.cmd("run", "--preserve-fds", "1", "-b", bundle, "cve-cwd"))
+    result = subprocess.run(["bash", "-c", f"exec 3<{host_dir}; exec {command}"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "process.cwd" in result.stderr and "outside the container" in result.stderr
+    assert sorted(os.listdir(host_dir)) == []
+    assert runtime.ids() == []
+
+
+@PROTECTION
+def test_cve_2024_21626_cwd_through_a_leaked_fd(runtime, make_bundle, tmp_path, protected):
+    host_dir = tmp_path / "host-dir"
+    host_dir.mkdir()
+    (host_dir / "secret").write_text("host data")
+    bundle = make_bundle(["sh", "-c", "cat secret"], edit=lambda c: c["process"].update(
+        cwd="/proc/self/fd/3"))
+    # --no-pivot: with pivot_root the kernel refuses the detached host directory
+    rt, env = _attempt(runtime, protected, "cwd-check,dumpable")
+    command = " ".join(rt.cmd("run", "--no-pivot", "--preserve-fds", "1", "-b", bundle,
+                              "cve-cwd2"))
+    result = subprocess.run(["bash", "-c", f"exec 3<{host_dir}; exec {command}"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    attack_worked = "host data" in result.stdout
+    assert attack_worked is not protected, (result.stdout, result.stderr)
+
+
+# -- /proc/self/exe, the runtime's binary (CVE-2019-5736) -----------------------------------------
 
 def test_started_init_is_the_containers_binary(runtime, make_bundle, busybox_rootfs):
     bundle = make_bundle(["sleep", "1000"])
@@ -377,13 +507,17 @@ def test_waiting_init_exe_cannot_be_written_or_read(runtime, make_bundle):
     runtime("delete", "--force", container_id, check=True)
 
 
-@pytest.mark.parametrize("how", ["direct", "shebang"])
+@pytest.mark.parametrize("how", ["direct", "shebang", "chain"])
 def test_running_the_runtime_binary_inside_is_refused(runtime, make_bundle, rootfs_copy, how):
     """CVE-2019-5736: a container process that is /proc/self/exe (or a script whose
-    interpreter is) would run the host's python inside the container."""
+    interpreter is, directly or through another script's #!) would run the host's python
+    inside the container."""
     (rootfs_copy / "bin" / "evil").write_text("#!/proc/self/exe\nprint('escaped')\n")
-    os.chmod(rootfs_copy / "bin" / "evil", 0o755)
-    args = ["/proc/self/exe", "-c", "print('escaped')"] if how == "direct" else ["/bin/evil"]
+    (rootfs_copy / "bin" / "evil2").write_text("#!/bin/evil\n")
+    for name in ("evil", "evil2"):
+        os.chmod(rootfs_copy / "bin" / name, 0o755)
+    args = {"direct": ["/proc/self/exe", "-c", "print('escaped')"], "shebang": ["/bin/evil"],
+            "chain": ["/bin/evil2"]}[how]
     python = runtime_python()
     before = digest(python)
 
@@ -392,10 +526,11 @@ def test_running_the_runtime_binary_inside_is_refused(runtime, make_bundle, root
 
     bundle = make_bundle(args, edit=edit)
     result = runtime("run", "--bundle", bundle, new_id("selfexe"))
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "escaped" not in result.stdout
-    assert "refusing" in result.stderr, result.stderr
+    assert "refusing" in result.stderr, result.stderr  # the #! chain, or the magic-link check
     assert digest(python) == before
+    assert runtime.ids() == []
 
 
 def test_exec_of_the_runtime_binary_is_refused(runtime, make_bundle):
@@ -409,7 +544,36 @@ def test_exec_of_the_runtime_binary_is_refused(runtime, make_bundle):
     runtime("delete", "--force", container_id, check=True)
 
 
-# -- (d) the waiting init is out of reach from inside ---------------------------------------------
+def _copy_loader_and_libraries(binary, rootfs):
+    """Give the image what a dynamically linked host binary needs to start in it."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    for path in re.findall(r"(/\S+) \(0x", out):
+        dest = rootfs / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+
+
+@PROTECTION
+def test_cve_2019_5736_runtime_binary_cannot_be_reached(runtime, make_bundle, rootfs_copy,
+                                                       protected):
+    """The container's program names /proc/self/exe as its interpreter: unprotected, the
+    kernel starts pyrunc's own (host) Python as the container's process, which could then
+    reopen it for writing once pyrunc's own processes are gone. Here it just reports itself."""
+    (rootfs_copy / "evil").write_text("#!/proc/self/exe\nprint('pwned')\n")
+    (rootfs_copy / "evil").chmod(0o755)
+    _copy_loader_and_libraries(os.path.realpath("/proc/self/exe"), rootfs_copy)
+    bundle = make_bundle(["/evil"], edit=lambda c: c["root"].update(path=str(rootfs_copy)))
+    # Two protections stand in the way and both are switched off for the demonstration: the
+    # check of the #! chain, and the init being non-dumpable until exec.
+    rt, env = _attempt(runtime, protected, "exe-check,dumpable")
+    result = rt("run", "-b", bundle, "cve-5736", env=env)
+    host_python_ran = "Python" in result.stderr or "pwned" in result.stdout
+    assert host_python_ran is not protected, (result.stdout, result.stderr)
+    if protected:
+        assert "refusing to run the runtime's own binary" in result.stderr
+
+
+# -- the waiting init is out of reach from inside (CVE-2016-9962) ---------------------------------
 
 def test_waiting_init_cannot_be_traced_from_inside(runtime, make_bundle):
     bundle = make_bundle(["sleep", "1000"])
@@ -441,7 +605,7 @@ def test_waiting_init_cannot_be_traced_from_inside(runtime, make_bundle):
     runtime("delete", "--force", container_id, check=True)
 
 
-# -- (e) capabilities and no_new_privs ------------------------------------------------------------
+# -- privileges: capabilities, no_new_privs, seccomp ----------------------------------------------
 
 CAP_CASES = {
     "default": None,
@@ -506,13 +670,133 @@ def test_exec_gets_the_containers_capabilities(runtime, make_bundle):
     runtime("delete", "--force", container_id, check=True)
 
 
-# -- (f) masked paths, read-only paths, read-only root --------------------------------------------
+def test_capability_the_host_lacks_is_refused(runtime, make_bundle):
+    def edit(config):
+        config["process"]["capabilities"]["bounding"].append("CAP_SYS_RESOURCE")
+    with open("/proc/self/status") as f:
+        own = status_fields(f.read())
+    if int(own["CapBnd"], 16) & (1 << 24):
+        pytest.skip("this host grants CAP_SYS_RESOURCE")  # not the case on the project's VM
+    bundle = make_bundle(["true"], edit=edit)
+    result = runtime("create", "-b", bundle, "cve-capsysres")
+    assert result.returncode == 1
+    assert "process.capabilities" in result.stderr and "CAP_SYS_RESOURCE" in result.stderr
+    assert runtime.ids() == []
+
+
+def test_seccomp_profile_is_enforced(runtime, make_bundle):
+    def edit(config):
+        config["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                 "args": [{"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["no_such_syscall_anywhere"], "action": "SCMP_ACT_ERRNO"},
+            ],
+        }
+        config["process"]["args"] = ["sh", "-c",
+                                     "mkdir /tmp/x 2>&1; grep Seccomp: /proc/self/status"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-seccomp", check=True).stdout
+    assert "Operation not permitted" in out
+    assert "Seccomp:\t2" in out
+
+
+def test_seccomp_without_no_new_privs(runtime, make_bundle):
+    """Without noNewPrivileges the filter is loaded while CAP_SYS_ADMIN is still held."""
+    def edit(config):
+        config["process"]["noNewPrivileges"] = False
+        config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+        config["process"]["args"] = ["sh", "-c", "grep -E 'Seccomp:|NoNewPrivs' /proc/self/status"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-seccomp2", check=True).stdout
+    assert "Seccomp:\t2" in out and "NoNewPrivs:\t0" in out
+
+
+@pytest.mark.parametrize("action", ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"])
+def test_seccomp_kill_and_trap_actions(runtime, make_bundle, action):
+    """A syscall under KILL, KILL_PROCESS or TRAP ends the process that made it with SIGSYS:
+    the shell reports 128 + 31 for its mkdir child."""
+    def edit(config):
+        config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": action}]}
+        config["process"]["args"] = ["sh", "-c", "grep Seccomp_filters: /proc/self/status; "
+                                     "mkdir /tmp/x; echo status=$?; test -d /tmp/x || echo none"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-kill", check=True).stdout
+    assert "Seccomp_filters:\t1" in out
+    assert "status=159" in out and "none" in out
+
+
+def _seccomp_agent(path, answers):
+    """A minimal seccomp agent: take the notify fd from the runtime, answer one notification
+    with -EACCES, and record what it saw."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        msg, ancdata, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4))
+        conn.close()
+        server.close()
+        answers["state"] = json.loads(msg)
+        notify_fd = struct.unpack("i", ancdata[0][2][:4])[0]
+        notif = bytearray(80)  # struct seccomp_notif, zeroed as the kernel requires
+        fcntl.ioctl(notify_fd, 0xC0502100, notif)  # SECCOMP_IOCTL_NOTIF_RECV
+        notif_id, pid = struct.unpack_from("QI", notif, 0)
+        nr = struct.unpack_from("i", notif, 16)[0]
+        answers["notification"] = {"pid": pid, "nr": nr}
+        response = struct.pack("QqiI", notif_id, 0, -13, 0)  # error -EACCES
+        fcntl.ioctl(notify_fd, 0xC0182101, response)  # SECCOMP_IOCTL_NOTIF_SEND
+        os.close(notify_fd)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_seccomp_notify_reaches_the_listener(runtime, make_bundle, tmp_path):
+    path = str(tmp_path / "agent.sock")
+    answers = {}
+    agent = _seccomp_agent(path, answers)
+
+    def edit(config):
+        config["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+            "listenerMetadata": "agent-metadata",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+        config["process"]["args"] = ["sh", "-c", "mkdir /tmp/x 2>&1; echo done"]
+    bundle = make_bundle(edit=edit)
+    out = runtime("run", "-b", bundle, "cve-notify", check=True, timeout=30).stdout
+    agent.join(timeout=10)
+    assert "Permission denied" in out and out.strip().endswith("done")
+    state = answers["state"]
+    assert state["fds"] == ["seccompFd"] and state["metadata"] == "agent-metadata"
+    assert state["state"]["id"] == "cve-notify" and state["pid"] > 1
+    assert answers["notification"]["nr"] in (83, 258)  # mkdir, mkdirat on x86_64
+
+
+def test_seccomp_notify_without_listener_is_refused(runtime, make_bundle):
+    bundle = make_bundle(["true"], edit=lambda c: c["linux"].update(seccomp={
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}))
+    result = runtime("create", "-b", bundle, "cve-notify2")
+    assert result.returncode == 1 and "linux.seccomp.listenerPath" in result.stderr
+    assert runtime.ids() == []
+
+
+# -- masked paths, read-only paths, read-only root; the masks' /dev/null (CVE-2025-31133) ---------
 
 def test_masked_and_readonly_paths(runtime, make_bundle):
     # Masked files that exist on this kernel read empty (it has no /proc/kcore: it is checked
-    # too, where present); masked directories are empty.
+    # too, where present) and are the container's null device; masked directories are empty.
     script = ("for f in /proc/kcore /proc/keys /proc/timer_list; do "
               "[ -e $f ] && echo size:$f=$(wc -c < $f) || echo absent:$f; done; "
+              "echo devices=$(stat -c %t:%T /proc/keys /dev/null); "
               "echo entries:/sys/firmware=$(ls -A /sys/firmware | wc -l); "
               "echo pyrunc > /proc/sys/kernel/hostname 2>/dev/null && echo WROTE-SYSCTL; "
               "echo 1 > /proc/sysrq-trigger 2>/dev/null && echo WROTE-SYSRQ; "
@@ -532,6 +816,7 @@ def test_masked_and_readonly_paths(runtime, make_bundle):
         assert f"size:{path}=0" in out, out
         checked += 1
     assert checked >= 2
+    assert "devices=1:3 1:3" in out, out
     assert os.listdir("/sys/firmware")  # not empty on the host
     assert "entries:/sys/firmware=0" in out, out
     assert "WROTE-SYSCTL" not in out and "WROTE-SYSRQ" not in out, out
@@ -541,27 +826,14 @@ def test_masked_and_readonly_paths(runtime, make_bundle):
     assert proc_sys and all("ro" in fields[5].split(",") for fields in proc_sys), proc_sys
 
 
-def test_proc_symlink_in_the_image_is_refused(runtime, make_bundle, rootfs_copy):
-    """CVE-2019-19921 class: an image whose /proc is a symlink (here to /fakeproc) would get
-    proc mounted somewhere the masks, the read-only mounts and the runtime's own /proc paths
-    then miss. Refused by name, as runc refuses it ("must be mounted on ordinary directory");
-    the attack itself, defence on and off: test_cve_classes.py."""
-    (rootfs_copy / "proc").rmdir()
-    (rootfs_copy / "fakeproc").mkdir()
-    os.symlink("/fakeproc", rootfs_copy / "proc")
-
-    def edit(config):
-        config["root"]["path"] = str(rootfs_copy)
-
-    result = run_in(runtime, make_bundle, "echo RAN", edit=edit)
-    assert result.returncode == 1, result
-    assert "RAN" not in result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "'/proc'" in lines[0] and "ordinary directory" in lines[0], lines
-    assert os.listdir(rootfs_copy / "fakeproc") == []
-    assert host_mountinfo_mentions(str(rootfs_copy)) == []
-    assert runtime.ids() == []
+def test_masks_and_read_only_paths_hold_under_exec_and_mounting_is_denied(runtime, make_bundle):
+    bundle = make_bundle(["sleep", "1000"])
+    runtime("run", "-d", "-b", bundle, "cve-exec-masks", check=True)
+    script = ("wc -c < /proc/keys; echo 1 > /proc/sys/kernel/printk 2>/dev/null || echo sys-ro;"
+              " touch /sys/x 2>/dev/null || echo sysfs-ro;"
+              " mount -t tmpfs none /tmp 2>/dev/null || echo no-mount")
+    out = runtime("exec", "cve-exec-masks", "sh", "-c", script, check=True).stdout.split()
+    assert out == ["0", "sys-ro", "sysfs-ro", "no-mount"]
 
 
 def test_writable_root_when_not_readonly(runtime, make_bundle, rootfs_copy):
@@ -575,3 +847,322 @@ def test_writable_root_when_not_readonly(runtime, make_bundle, rootfs_copy):
     assert result.returncode == 0, result.stderr
     assert "TOUCHED-ROOT" in result.stdout
     assert (rootfs_copy / "x").exists()
+
+
+@PROTECTION
+def test_cve_2025_31133_masks_with_a_swapped_dev_null(runtime, make_bundle, tmp_path, vol,
+                                                      protected):
+    """The shared /dev's null is a symlink to a host file (through /run): unprotected, that
+    file is bound, writable, over every masked file (/proc/keys...), and what the container
+    writes there lands on the host."""
+    dev = shared_dev(tmp_path, null=False)
+    os.symlink("/run/canary", dev / "null")
+
+    def edit(config):
+        bind_dev(config, dev)
+        config["mounts"].append(vol_mount(vol))
+    bundle = make_bundle(["sh", "-c", "echo PWNED > /proc/keys"], edit=edit)
+    rt, env = _attempt(runtime, protected, "masked-null")
+    result = rt("run", "-b", bundle, "cve-31133", env=env)
+    attack_worked = "PWNED" in (vol / "canary").read_text()
+    assert attack_worked is not protected, (result.stdout, result.stderr)
+    if protected:
+        assert "/dev/null" in one_line_error(result)
+    assert runtime.ids() == []
+
+
+# -- proc and sysfs on a symlink (CVE-2019-19921) -------------------------------------------------
+
+@PROTECTION
+def test_cve_2019_19921_proc_symlink(runtime, make_bundle, rootfs_copy, protected):
+    """The image's /proc leads to /bad-proc: unprotected, procfs is mounted there and the
+    container runs with a /proc that is the image's plain directory, which the masks, the
+    read-only mounts and the runtime's own /proc paths then miss. Protected, it is refused by
+    name, as runc refuses it ("must be mounted on ordinary directory")."""
+    (rootfs_copy / "proc").rmdir()
+    (rootfs_copy / "bad-proc").mkdir()
+    os.symlink("/bad-proc", rootfs_copy / "proc")
+    bundle = make_bundle(["sh", "-c", "echo RAN; "
+                          "test -e /bad-proc/self/status && echo PROC-AT-BAD-PROC"],
+                         edit=lambda c: c["root"].update(path=str(rootfs_copy)))
+    rt, env = _attempt(runtime, protected, "proc-target")
+    result = rt("run", "-b", bundle, "cve-19921", env=env)
+    attack_worked = "PROC-AT-BAD-PROC" in result.stdout
+    assert attack_worked is not protected, (result.stdout, result.stderr)
+    if protected:
+        err = one_line_error(result)
+        assert "'/proc'" in err and "ordinary directory" in err, err
+        assert "RAN" not in result.stdout
+        assert os.listdir(rootfs_copy / "bad-proc") == []
+    assert host_mounts_mentioning(str(rootfs_copy)) == []
+    assert runtime.ids() == []
+
+
+def test_sysfs_on_a_symlink_and_proc_on_a_file_are_refused(runtime, make_bundle, rootfs_copy):
+    (rootfs_copy / "sys").rmdir()
+    os.symlink("tmp", rootfs_copy / "sys")            # relative, inside the rootfs
+    bundle = make_bundle(["true"], edit=lambda c: c["root"].update(path=str(rootfs_copy)))
+    err = one_line_error(runtime("run", "-b", bundle, "cve-sysfs"))
+    assert "'/sys'" in err and "sysfs must be mounted on an ordinary directory" in err
+    os.unlink(rootfs_copy / "sys")
+    (rootfs_copy / "sys").mkdir()
+    (rootfs_copy / "proc").rmdir()
+    (rootfs_copy / "proc").write_text("not a directory\n")
+    err = one_line_error(runtime("run", "-b", bundle, "cve-procfile"))
+    assert "'/proc'" in err and "not a directory" in err
+    assert runtime.ids() == []
+
+
+# -- /dev/console (CVE-2025-52565) ----------------------------------------------------------------
+
+@pytest.fixture
+def console_sink(tmp_path):
+    sink = ConsoleSink(tmp_path / "console.sock")
+    yield sink
+    sink.close()
+
+
+def console_bundle(make_bundle, dev, vol, name="bundle"):
+    def edit(config):
+        config["process"]["terminal"] = True
+        bind_dev(config, dev)
+        config["mounts"].append(vol_mount(vol))
+    return make_bundle(["sleep", "100"], edit=edit, name=name)
+
+
+def console_landed_elsewhere(pid):
+    """From the host: the container's /run/canary is a terminal (the bind landed there)."""
+    return stat.S_ISCHR(os.stat(f"/proc/{pid}/root/run/canary").st_mode)
+
+
+@PROTECTION
+def test_cve_2025_52565_console_bind_follows_a_symlink(runtime, make_bundle, tmp_path, vol,
+                                                       console_sink, protected):
+    """The shared /dev's console is a symlink to /run/canary: unprotected, the terminal is
+    bound there, over a file of the host's volume, and /dev/console is not the terminal."""
+    dev = shared_dev(tmp_path)
+    os.symlink("/run/canary", dev / "console")
+    bundle = console_bundle(make_bundle, dev, vol)
+    rt, env = _attempt(runtime, protected, "console-target")
+    rt("create", "--console-socket", console_sink.path, "-b", bundle, "cve-52565", env=env,
+       check=True)
+    pid = init_pid(runtime, "cve-52565")
+    assert console_landed_elsewhere(pid) is not protected
+    if protected:
+        assert stat.S_ISCHR(os.stat(f"/proc/{pid}/root/dev/console").st_mode)
+    runtime("delete", "--force", "cve-52565", check=True)
+    assert (vol / "canary").read_text() == "canary\n"
+
+
+# -- the runtime's /proc writes redirected (CVE-2025-52881) ---------------------------------------
+
+def redirecting_config(vol):
+    """oomScoreAdj and a sysctl, and binds (from the shared volume) of host files over the
+    very procfs files the runtime writes them to."""
+    def edit(config):
+        config["process"]["oomScoreAdj"] = 7
+        config["linux"]["sysctl"] = {"kernel.domainname": "pyrunc-sysctl"}
+        config["mounts"].append(vol_mount(vol))
+        for name, destination in (("oom", "/proc/self/oom_score_adj"),
+                                  ("domainname", "/proc/sys/kernel/domainname")):
+            (vol / name).write_text("canary\n")
+            config["mounts"].append({"destination": destination, "type": "bind",
+                                     "source": str(vol / name), "options": ["bind", "rw"]})
+    return edit
+
+
+def uts_domainname(pid):
+    return subprocess.run(["nsenter", "-t", str(pid), "-u", "cat",
+                           "/proc/sys/kernel/domainname"], capture_output=True, text=True,
+                          check=True, timeout=10).stdout.strip()
+
+
+@PROTECTION
+def test_cve_2025_52881_proc_writes_redirected_by_mounts(runtime, make_bundle, vol, protected):
+    """Unprotected, the runtime writes oom_score_adj and the sysctl through the container's
+    /proc, into the host files bound there; protected, they land on the real procfs files."""
+    bundle = make_bundle(["sleep", "100"], edit=redirecting_config(vol))
+    rt, env = _attempt(runtime, protected, "procfs-writes")
+    rt("create", "-b", bundle, "cve-52881", env=env, check=True)
+    pid = init_pid(runtime, "cve-52881")
+    landed_on_host = {name: (vol / name).read_text().strip() != "canary"
+                      for name in ("oom", "domainname")}
+    assert landed_on_host == {"oom": not protected, "domainname": not protected}
+    if protected:
+        with open(f"/proc/{pid}/oom_score_adj") as f:
+            assert f.read().strip() == "7"
+        assert uts_domainname(pid) == "pyrunc-sysctl"
+    runtime("delete", "--force", "cve-52881", check=True)
+
+
+@PROTECTION
+def test_cve_2025_52881_proc_that_is_not_procfs(runtime, make_bundle, rootfs_copy, vol,
+                                                protected):
+    """No procfs at /proc (the config mounts none), and the image's
+    /proc/sys/kernel/domainname is a symlink to a host file (through /run): unprotected, the
+    runtime's sysctl write lands there. (The create fails later either way: the read-only
+    paths are bound through /proc/self/fd, as runc's are.)"""
+    planted = rootfs_copy / "proc" / "sys" / "kernel"
+    planted.mkdir(parents=True)
+    (planted / "domainname").symlink_to("/run/canary")
+
+    def edit(config):
+        config["root"]["path"] = str(rootfs_copy)
+        config["linux"]["sysctl"] = {"kernel.domainname": "pyrunc-sysctl"}
+        config["mounts"] = [m for m in config["mounts"] if m["type"] != "proc"]
+        config["mounts"].append(vol_mount(vol))
+    bundle = make_bundle(["true"], edit=edit)
+    rt, env = _attempt(runtime, protected, "procfs-writes")
+    result = rt("create", "-b", bundle, "cve-52881-noproc", env=env)
+    landed_on_host = (vol / "canary").read_text() != "canary\n"
+    assert landed_on_host is not protected, (result.stdout, result.stderr)
+    assert "read-only and masked paths" in one_line_error(result)
+    assert runtime.ids() == []
+
+
+# -- racers (CVE-2025-31133, CVE-2025-52565, CVE-2019-19921 with CVE-2025-52881) ------------------
+
+RACE_CONTAINERS = 200
+RACER = r"""
+import ctypes, os, sys
+mode, path, other = sys.argv[1:4]
+if mode == "exchange":      # two names that trade places (a directory and a symlink)
+    libc = ctypes.CDLL(None, use_errno=True)
+    while True:
+        libc.renameat2(-100, path.encode(), -100, other.encode(), 2)  # RENAME_EXCHANGE
+good, evil = path + ".good-tmp", path + ".evil-tmp"
+while True:                 # path is, by turns, a fresh good file and a symlink to other
+    try:
+        if mode == "null":
+            os.mknod(good, 0o20666, os.makedev(1, 3))
+        else:
+            os.close(os.open(good, os.O_CREAT | os.O_WRONLY, 0o644))
+        os.rename(good, path)
+        os.symlink(other, evil)
+        os.rename(evil, path)
+    except OSError:
+        pass
+"""
+
+
+class Racer:
+    """A process swapping a path in a tight loop: `exchange` trades path and other places
+    (renameat2 RENAME_EXCHANGE); `null` and `file` put, by turns, a fresh null node or empty
+    file and a symlink to other at path (atomic renames: the runtime may remove either)."""
+
+    def __init__(self, mode, path, other):
+        self.proc = subprocess.Popen([sys.executable, "-c", RACER, mode, str(path), str(other)])
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def race(runtime, protected, defences, create_args, check, label):
+    """Create and delete RACE_CONTAINERS containers while the racer runs, with `defences`
+    switched off unless protected (_attempt); check(pid) says whether a write landed outside
+    its target. Protected, none may land and some containers must be made; unprotected, the
+    racer must win (the run stops at its first landing). Every failed create must be a
+    one-line error."""
+    rt, env = _attempt(runtime, protected, defences)
+    made = landings = failures = 0
+    for i in range(RACE_CONTAINERS):
+        cid = f"race-{i}"
+        result = rt("create", *create_args, cid, env=env, timeout=60)
+        if result.returncode == 0:
+            made += 1
+            landed = check(init_pid(runtime, cid))
+            runtime("delete", "--force", cid, check=True)
+            if landed:
+                landings += 1
+                if not protected:
+                    break
+        else:
+            failures += 1
+            one_line_error(result)
+        assert runtime.ids() == []
+    print(f"{label} racer: {made} made, {failures} refused, {landings} landed")
+    if protected:
+        assert landings == 0 and made > 0
+    else:
+        assert landings > 0
+
+
+@pytest.fixture
+def racers():
+    started = []
+    yield lambda *args: started.append(Racer(*args)) or started[-1]
+    for racer in started:
+        racer.stop()
+
+
+@PROTECTION
+def test_cve_2025_31133_racer(runtime, make_bundle, tmp_path, vol, racers, protected):
+    """/dev/null in the shared /dev swapped with a symlink to the host file, all the time."""
+    dev = shared_dev(tmp_path)
+
+    def edit(config):
+        bind_dev(config, dev)
+        config["mounts"].append(vol_mount(vol))
+    bundle = make_bundle(["true"], edit=edit)
+    canary = os.stat(vol / "canary")
+
+    def landed(pid):
+        st = os.stat(f"/proc/{pid}/root/proc/keys")
+        return (st.st_dev, st.st_ino) == (canary.st_dev, canary.st_ino)
+
+    racers("null", dev / "null", "/run/canary")
+    race(runtime, protected, "masked-null", ("-b", bundle), landed, "31133")
+    assert (vol / "canary").read_text() == "canary\n"
+
+
+@PROTECTION
+def test_cve_2025_52565_racer(runtime, make_bundle, tmp_path, vol, racers, console_sink,
+                              protected):
+    """/dev/console in the shared /dev swapped with a symlink to /run/canary, all the time."""
+    dev = shared_dev(tmp_path)
+    bundle = console_bundle(make_bundle, dev, vol)
+    racers("file", dev / "console", "/run/canary")
+    race(runtime, protected, "console-target",
+         ("--console-socket", console_sink.path, "-b", bundle), console_landed_elsewhere,
+         "52565")
+    assert (vol / "canary").read_text() == "canary\n"
+
+
+@PROTECTION
+def test_cve_2019_19921_and_2025_52881_racer(runtime, make_bundle, rootfs_copy, vol, racers,
+                                             protected):
+    """The image's /proc swapped with a symlink to /bad-proc, all the time, while the runtime
+    mounts procfs there and then writes oom_score_adj through /proc. Where procfs lands on
+    /bad-proc (unprotected), /proc may then be the image's directory, whose self/oom_score_adj
+    the attacker planted as a symlink to a host file (/run/canary): the write goes there."""
+    (rootfs_copy / "proc").rmdir()
+    (rootfs_copy / "proc").mkdir()
+    (rootfs_copy / "bad-proc").mkdir()
+    (rootfs_copy / "proc.evil").symlink_to("/bad-proc")
+    planted = rootfs_copy / "proc" / "self"
+    planted.mkdir()
+    (planted / "oom_score_adj").symlink_to("/run/canary")
+
+    def edit(config):
+        config["root"]["path"] = str(rootfs_copy)
+        config["process"]["oomScoreAdj"] = 7
+        config["mounts"].append(vol_mount(vol))
+    bundle = make_bundle(["true"], edit=edit)
+
+    def landed(pid):
+        # pid 0: the init is gone already. Once create returned, it waits for `start` by
+        # opening the exec fifo through the container's /proc, which the racer may have
+        # turned into the plain directory by then (runc's init dies the same way).
+        right = True
+        if pid:
+            with open(f"/proc/{pid}/oom_score_adj") as f:
+                right = f.read().strip() == "7"
+        return not right or (vol / "canary").read_text() != "canary\n"
+
+    racers("exchange", rootfs_copy / "proc", rootfs_copy / "proc.evil")
+    race(runtime, protected, "proc-target,procfs-writes", ("-b", bundle), landed,
+         "19921/52881")
+    if protected:
+        assert (vol / "canary").read_text() == "canary\n"
+    assert host_mounts_mentioning(str(vol)) == []

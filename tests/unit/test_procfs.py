@@ -1,7 +1,7 @@
 """pyrunc.procfs, the one way pyrunc writes to /proc (CVE-2025-52881 class): what it refuses
 to open, and that it writes through. Needs no root (without CAP_SYS_ADMIN it verifies the
 visible /proc instead of mounting a fresh instance); the attack itself is shown in
-tests/integration/test_cve_2025.py."""
+tests/integration/test_security.py."""
 import errno
 import os
 

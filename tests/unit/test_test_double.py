@@ -1,6 +1,6 @@
 """The installed runtime carries no test switch, and the tests' double (tests/pyrunc_faulty.py)
 still reaches what it replaces. The attacks each defence stops are shown, defence on and off,
-in tests/integration/test_cve_classes.py; the kill points in test_faults.py and
+in tests/integration/test_security.py; the kill points in test_faults.py and
 test_network.py."""
 import os
 import re
