@@ -18,7 +18,6 @@ SYSCTL_IPC = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "
 # Fields pyrunc knows but does not implement yet: refused with this reason.
 UNSUPPORTED = {
     ("process", "execCPUAffinity"): "not supported yet",
-    ("linux", "netDevices"): "not supported yet",
 }
 
 
@@ -362,6 +361,9 @@ def _validate_linux(linux, namespaces, config_field_values=None):
         mempolicy.validate(linux["memoryPolicy"])
     if linux.get("intelRdt") is not None:
         raise ConfigError("linux.intelRdt", intel_rdt_refusal())
+    if linux.get("netDevices") is not None:
+        from pyrunc.network import netdevices  # only for the configs that have them
+        netdevices.validate(linux["netDevices"], namespaces)
 
 
 def intel_rdt_refusal(mounts="/proc/self/mounts"):

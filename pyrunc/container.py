@@ -98,6 +98,7 @@ class Container:
         if console_socket:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
+        net_devices = _net_devices_plan(linux, rootless)
         tracing, operators = _trace_file(self.trace_path, config, bundle, self.id)
         timing.end("checks")
         timing.begin("state-dir")
@@ -173,6 +174,8 @@ class Container:
                 if network is not None:  # the init's new network namespace exists now
                     network.connect(pid)
                     protocol.checkpoint("network")
+                if net_devices:
+                    _move_net_devices(st, pid, net_devices)
 
             def join_cgroups(pid):
                 timing.begin("cgroups-join")
@@ -248,6 +251,11 @@ class Container:
         left = cgroups.destroy(created, list(cgroup.paths.values()))
         if st.data.get("host_mounts_at"):
             _unmount_down_to(*st.data["host_mounts_at"])
+        if st.data.get("net_devices"):
+            from pyrunc.network import netdevices
+            problem = netdevices.move_out(st.data["net_devices"])
+            if problem:  # the rest goes on: the state dir would only hold a stale record
+                log.warning(problem)
         if "network" in st.data:
             from pyrunc.network import attach, ipam
             attach.detach(self.id, st.data["network"], ipam.Book.host(st.root))
@@ -793,6 +801,32 @@ def _network_plan(container_id, config, st, rootless):
         st.data["network"] = record
         st.save()
     return attach.plan_for_create(container_id, config, st.root, st.dir, rootless, on_record)
+
+
+def _net_devices_plan(linux, rootless):
+    """linux.netDevices checked against the host before anything is made (each device must
+    exist here); [] (and no netlink import) without them."""
+    if not linux.get("netDevices"):
+        return []
+    from pyrunc.network import netdevices
+    if rootless:
+        raise ConfigError("linux.netDevices", "moving network devices needs root (rootless "
+                          "containers lack CAP_NET_ADMIN in the host's network namespace)")
+    plan = netdevices.validate(linux["netDevices"], {
+        ns["type"]: ns.get("path") or "" for ns in linux.get("namespaces", [])})
+    netdevices.check_host(plan)
+    return plan
+
+
+def _move_net_devices(st, pid, plan):
+    """Into the init's new network namespace, held first by a bind mount in the state dir
+    (see netdevices.py); the record is saved before each step that delete must undo."""
+    from pyrunc.network import netdevices
+    st.data["net_devices"] = {"netns": os.path.join(st.dir, netdevices.NETNS_FILE),
+                              "devices": netdevices.record_addresses(plan)}
+    st.save()
+    netdevices.hold_namespace(pid, st.dir)
+    netdevices.move_in(plan, st.data["net_devices"]["netns"])
 
 
 def _owner():
