@@ -66,7 +66,7 @@ class Container:
                          reserved_fds, foreground, rootless):
         from pyrunc import timing
         timing.begin("imports")
-        from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
+        from pyrunc import affinity, cgroups, config as config_mod, init, protocol, spawn
         timing.end("imports")
         timing.begin("config")
         bundle = os.path.abspath(bundle)
@@ -177,10 +177,15 @@ class Container:
                 if net_devices:
                     _move_net_devices(st, pid, net_devices)
 
-            def join_cgroups(pid):
-                timing.begin("cgroups-join")
+            def join(pid):
                 if cgroup is not None:
                     cgroup.join(pid)
+            # The init's CPU affinity is reset, not the caller's (runc's rule; affinity.py).
+            join_resetting_affinity = affinity.join_with(join)
+
+            def join_cgroups(pid):
+                timing.begin("cgroups-join")
+                join_resetting_affinity(pid)
                 timing.end("cgroups-join")
                 protocol.checkpoint("cgroup-joined")
 
@@ -466,7 +471,7 @@ class Container:
                     # The process will wait in the frozen cgroup for `resume`, which takes the
                     # lock: ours goes now (the namespaces are open, the pid is pinned).
                     st.unlock()
-                spawned = spawn.spawn(plan, joined.join)
+                spawned = spawn.spawn(plan, _exec_join(joined, process))
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
                     terminal.send_master(console, spawned.pty_master)
@@ -801,6 +806,15 @@ def _network_plan(container_id, config, st, rootless):
         st.data["network"] = record
         st.save()
     return attach.plan_for_create(container_id, config, st.root, st.dir, rootless, on_record)
+
+
+def _exec_join(cgroup, process):
+    """The exec'd process's cgroup join with its CPU affinity around it: execCPUAffinity's
+    initial and final, or the reset (affinity.py)."""
+    from pyrunc import affinity
+    wanted = process.get("execCPUAffinity")
+    return affinity.join_with(cgroup.join, wanted and affinity.validate(
+        wanted, "process.execCPUAffinity"))
 
 
 def _net_devices_plan(linux, rootless):
