@@ -134,6 +134,12 @@ class Container:
                 st.data["network"] = None  # from here on, delete releases leases by id
             st.save()
             network = _network_plan(self.id, config, st, rootless)
+            notify_env = []
+            if os.environ.get("NOTIFY_SOCKET"):
+                from pyrunc import notify  # sd_notify pass-through, see there
+                notify_env = [notify.prepare(config, st.dir)]
+                st.data["notify_socket"] = notify.host_socket()
+                st.save()
             os.mkfifo(st.fifo_path, 0o200)
             # Only the container's user may write (and so unblock) the fifo: runc leaves it
             # writable by everyone on the host. `start` reads it as root, or, rootless, as
@@ -150,7 +156,7 @@ class Container:
                 fifo_fd=os.open(st.fifo_path, os.O_PATH | os.O_CLOEXEC),
                 no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                 preserve_fds=reserved_fds.count, passed_fds=reserved_fds.passed,
-                extra_env=_listen_env(), cgroup_paths=cgroup_paths)
+                extra_env=_listen_env() + notify_env, cgroup_paths=cgroup_paths)
 
             def after_fork():
                 # Made while stage1 sets up namespaces on the other core; the init joins
@@ -279,6 +285,7 @@ class Container:
         """Let the created init exec the container's process; returns at once."""
         st = self.state
         st.lock()
+        relay = None
         try:
             st.load()
             status = st.status()
@@ -286,13 +293,22 @@ class Container:
                 raise StateError(f"cannot start a container that is {status}"
                                  if status != STOPPED else
                                  "cannot start a container that has stopped")
+            if st.data.get("notify_socket"):
+                from pyrunc import notify  # bound before the process can say it is ready
+                relay = notify.Relay(st.dir, notify.host_socket() or st.data["notify_socket"])
             self._release_fifo()
             # Lifecycle step 9 follows the exec (step 8): "running", with its pid, even when a
             # short process has already exited by the time the hooks read it.
             _run_hooks(st.data.get("config", {}), "poststart",
                        lambda: dict(st.oci_state(), status=RUNNING, pid=st.data.get("pid", 0)))
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            raise
         finally:
             st.unlock()
+        if relay is not None:
+            relay.forward(st.pid)  # without the lock: kill and delete may come meanwhile
 
     def _release_fifo(self):
         """Open the exec fifo: the init writes "0" (released), runs the startContainer hooks,

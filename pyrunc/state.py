@@ -162,10 +162,14 @@ class ContainerState:
     def remove(self):
         """Remove the state directory (the caller holds the lock)."""
         for name in os.listdir(self.dir):
+            path = os.path.join(self.dir, name)
             try:
-                os.unlink(os.path.join(self.dir, name))
+                os.unlink(path)
             except FileNotFoundError:
                 pass
+            except IsADirectoryError:  # notify/ (notify.py): a socket, at most
+                import shutil
+                shutil.rmtree(path, ignore_errors=True)
         try:
             os.rmdir(self.dir)
         except FileNotFoundError:
