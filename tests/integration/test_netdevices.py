@@ -193,3 +193,13 @@ def test_a_create_failing_after_the_move_moves_the_device_back(runtime, make_bun
 def test_features_say_net_devices_are_enabled(runtime):
     features = json.loads(runtime("features", check=True).stdout)
     assert features["linux"]["netDevices"] == {"enabled": True}
+
+
+def test_explain_plans_the_move(runtime, make_bundle):
+    bundle = bundle_with(make_bundle, {"pyrnplan0": {"name": "data0"}})
+    plan = json.loads(runtime("explain", "--bundle", bundle, "--format", "json",
+                              check=True).stdout)
+    steps = [s for s in plan["steps"] if s["op"] == "net-devices"]
+    assert len(steps) == 1 and steps[0]["field"] == "linux.netDevices"
+    assert "pyrnplan0 as data0" in steps[0]["text"]
+    assert any(s["op"] == "cpu-affinity" for s in plan["steps"])
