@@ -80,6 +80,9 @@ def _check_can_checkpoint(st, config):
         raise ConfigError(f"annotations.{NETWORK_ANNOTATION}", "a container on pyrunc's "
                           "networks cannot be checkpointed (its veth and lease are not carried "
                           "over)")
+    if st.data.get("net_devices"):
+        raise ConfigError("linux.netDevices", "a container holding host network devices cannot "
+                          "be checkpointed (CRIU would dump them as the container's own)")
     namespaces = namespaces_of(config)
     if "mount" not in namespaces:
         raise ConfigError("linux.namespaces", "a container without its own mount namespace "

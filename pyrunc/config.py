@@ -15,11 +15,9 @@ DEVICE_TYPES = ("c", "b", "u", "p")
 # sysctl prefixes that belong to a namespace, and the namespace they need (as runc checks).
 SYSCTL_IPC = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
               "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
-# Fields pyrunc knows but does not implement yet: refused with this reason.
-UNSUPPORTED = {
-    ("process", "execCPUAffinity"): "not supported yet",
-    ("linux", "netDevices"): "not supported yet",
-}
+# Fields pyrunc knows but does not implement yet, refused with their reason: none at the moment
+# (netDevices and execCPUAffinity were the last).
+UNSUPPORTED = {}
 
 
 def load_bundle_config(bundle):
@@ -230,6 +228,9 @@ def validate_process(process, field):
             scheduling.validate_io_priority(process["ioPriority"], f"{field}.ioPriority")
         if process.get("scheduler") is not None:
             scheduling.validate_scheduler(process["scheduler"], f"{field}.scheduler")
+    if process.get("execCPUAffinity") is not None:
+        from pyrunc import affinity  # only for the processes that have one
+        affinity.validate(process["execCPUAffinity"], f"{field}.execCPUAffinity")
     size = _get(process, "consoleSize", dict, f"{field}.consoleSize")
     if size is not None:
         _get(size, "height", int, f"{field}.consoleSize.height")
@@ -362,6 +363,9 @@ def _validate_linux(linux, namespaces, config_field_values=None):
         mempolicy.validate(linux["memoryPolicy"])
     if linux.get("intelRdt") is not None:
         raise ConfigError("linux.intelRdt", intel_rdt_refusal())
+    if linux.get("netDevices") is not None:
+        from pyrunc.network import netdevices  # only for the configs that have them
+        netdevices.validate(linux["netDevices"], namespaces)
 
 
 def intel_rdt_refusal(mounts="/proc/self/mounts"):

@@ -66,7 +66,8 @@ class Container:
                          reserved_fds, foreground, rootless):
         from pyrunc import timing
         timing.begin("imports")
-        from pyrunc import cgroups, config as config_mod, init, plan as plan_mod, protocol, spawn
+        from pyrunc import (affinity, cgroups, config as config_mod, init, plan as plan_mod,
+                            protocol, spawn)
         timing.end("imports")
         timing.begin("config")
         bundle = os.path.abspath(bundle)
@@ -98,6 +99,7 @@ class Container:
         if console_socket:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
+        net_devices = _net_devices_plan(linux, rootless)
         tracing, operators = _trace_file(self.trace_path, config, bundle, self.id)
         timing.end("checks")
         timing.begin("state-dir")
@@ -133,6 +135,12 @@ class Container:
                 st.data["network"] = None  # from here on, delete releases leases by id
             st.save()
             network = _network_plan(self.id, config, st, rootless)
+            notify_env = []
+            if os.environ.get("NOTIFY_SOCKET"):
+                from pyrunc import notify  # sd_notify pass-through, see there
+                notify_env = [notify.prepare(config, st.dir)]
+                st.data["notify_socket"] = notify.host_socket()
+                st.save()
             os.mkfifo(st.fifo_path, 0o200)
             # Only the container's user may write (and so unblock) the fifo: runc leaves it
             # writable by everyone on the host. `start` reads it as root, or, rootless, as
@@ -149,7 +157,7 @@ class Container:
                 fifo_fd=os.open(st.fifo_path, os.O_PATH | os.O_CLOEXEC),
                 no_pivot=no_pivot, no_new_keyring=no_new_keyring,
                 preserve_fds=reserved_fds.count, passed_fds=reserved_fds.passed,
-                extra_env=_listen_env(), cgroup_paths=cgroup_paths)
+                extra_env=_listen_env() + notify_env, cgroup_paths=cgroup_paths)
 
             def after_fork():
                 # Made while stage1 sets up namespaces on the other core; the init joins
@@ -173,11 +181,18 @@ class Container:
                 if network is not None:  # the init's new network namespace exists now
                     network.connect(pid)
                     protocol.checkpoint("network")
+                if net_devices:
+                    _move_net_devices(st, pid, net_devices)
+
+            def join(pid):
+                if cgroup is not None:
+                    cgroup.join(pid)
+            # The init's CPU affinity is reset, not the caller's (runc's rule; affinity.py).
+            join_resetting_affinity = affinity.join_with(join)
 
             def join_cgroups(pid):
                 timing.begin("cgroups-join")
-                if cgroup is not None:
-                    cgroup.join(pid)
+                join_resetting_affinity(pid)
                 timing.end("cgroups-join")
                 protocol.checkpoint("cgroup-joined")
 
@@ -248,6 +263,11 @@ class Container:
         left = cgroups.destroy(created, list(cgroup.paths.values()))
         if st.data.get("host_mounts_at"):
             _unmount_down_to(*st.data["host_mounts_at"])
+        if st.data.get("net_devices"):
+            from pyrunc.network import netdevices
+            problem = netdevices.move_out(st.data["net_devices"])
+            if problem:  # the rest goes on: the state dir would only hold a stale record
+                log.warning(problem)
         if "network" in st.data:
             from pyrunc.network import attach, ipam
             attach.detach(self.id, st.data["network"], ipam.Book.host(st.root))
@@ -266,6 +286,7 @@ class Container:
         """Let the created init exec the container's process; returns at once."""
         st = self.state
         st.lock()
+        relay = None
         try:
             st.load()
             status = st.status()
@@ -273,13 +294,22 @@ class Container:
                 raise StateError(f"cannot start a container that is {status}"
                                  if status != STOPPED else
                                  "cannot start a container that has stopped")
+            if st.data.get("notify_socket"):
+                from pyrunc import notify  # bound before the process can say it is ready
+                relay = notify.Relay(st.dir, notify.host_socket() or st.data["notify_socket"])
             self._release_fifo()
             # Lifecycle step 9 follows the exec (step 8): "running", with its pid, even when a
             # short process has already exited by the time the hooks read it.
             _run_hooks(st.data.get("config", {}), "poststart",
                        lambda: dict(st.oci_state(), status=RUNNING, pid=st.data.get("pid", 0)))
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            raise
         finally:
             st.unlock()
+        if relay is not None:
+            relay.forward(st.pid)  # without the lock: kill and delete may come meanwhile
 
     def _release_fifo(self):
         """Open the exec fifo: the init writes "0" (released), runs the startContainer hooks,
@@ -456,7 +486,7 @@ class Container:
                     # The process will wait in the frozen cgroup for `resume`, which takes the
                     # lock: ours goes now (the namespaces are open, the pid is pinned).
                     st.unlock()
-                spawned = spawn.spawn(plan, init.stage1, joined.join)
+                spawned = spawn.spawn(plan, init.stage1, _exec_join(joined, process))
                 if spawned.pty_master is not None and console is not None:
                     from pyrunc import terminal
                     terminal.send_master(console, spawned.pty_master)
@@ -791,6 +821,41 @@ def _network_plan(container_id, config, st, rootless):
         st.data["network"] = record
         st.save()
     return attach.plan_for_create(container_id, config, st.root, st.dir, rootless, on_record)
+
+
+def _exec_join(cgroup, process):
+    """The exec'd process's cgroup join with its CPU affinity around it: execCPUAffinity's
+    initial and final, or the reset (affinity.py)."""
+    from pyrunc import affinity
+    wanted = process.get("execCPUAffinity")
+    return affinity.join_with(cgroup.join, wanted and affinity.validate(
+        wanted, "process.execCPUAffinity"))
+
+
+def _net_devices_plan(linux, rootless):
+    """linux.netDevices checked against the host before anything is made (each device must
+    exist here); [] (and no netlink import) without them."""
+    if not linux.get("netDevices"):
+        return []
+    from pyrunc.network import netdevices
+    if rootless:
+        raise ConfigError("linux.netDevices", "moving network devices needs root (rootless "
+                          "containers lack CAP_NET_ADMIN in the host's network namespace)")
+    plan = netdevices.validate(linux["netDevices"], {
+        ns["type"]: ns.get("path") or "" for ns in linux.get("namespaces", [])})
+    netdevices.check_host(plan)
+    return plan
+
+
+def _move_net_devices(st, pid, plan):
+    """Into the init's new network namespace, held first by a bind mount in the state dir
+    (see netdevices.py); the record is saved before each step that delete must undo."""
+    from pyrunc.network import netdevices
+    st.data["net_devices"] = {"netns": os.path.join(st.dir, netdevices.NETNS_FILE),
+                              "devices": netdevices.record_addresses(plan)}
+    st.save()
+    netdevices.hold_namespace(pid, st.dir)
+    netdevices.move_in(plan, st.data["net_devices"]["netns"])
 
 
 def _owner():

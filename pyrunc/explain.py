@@ -82,6 +82,8 @@ class Planner:
         if cgroup is not None:
             self.add("parent", "cgroup-join", "move the init into the container's cgroups",
                      "linux.cgroupsPath")
+        self.add("parent", "cpu-affinity", "give the init every CPU its cpuset allows, not "
+                 "the caller's affinity (process.execCPUAffinity is for exec'd processes)")
         self._rootfs()
         self._hooks("parent", "prestart", "in pyrunc's namespaces, after the mounts")
         self._hooks("parent", "createRuntime", "in pyrunc's namespaces, after the mounts")
@@ -219,6 +221,13 @@ class Planner:
                      "the engine or a prestart hook wires it", "linux.namespaces")
         else:
             self.add("parent", "network", "the host's network namespace", "linux.namespaces")
+        devices = self.linux.get("netDevices") or {}
+        if devices:
+            moved = ", ".join(f"{host} as {(entry or {}).get('name') or host}"
+                              for host, entry in devices.items())
+            self.add("parent", "net-devices", f"hold the init's network namespace (a bind mount "
+                     f"at <state dir>/netns) and move {moved} into it with their permanent "
+                     "global addresses, up; delete moves them back", "linux.netDevices")
 
     # -- the rootfs ------------------------------------------------------------------------------
 

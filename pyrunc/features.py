@@ -49,7 +49,7 @@ def features():
             # Refused by name (config.intel_rdt_refusal): no resctrl support yet.
             "intelRdt": {"enabled": False, "schemata": False},
             "mountExtensions": {"idmap": {"enabled": False}},
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},
             "memoryPolicy": {"modes": list(mempolicy.MODES), "flags": list(mempolicy.FLAGS)},
         },
     }

@@ -49,6 +49,9 @@ FIELDS = {
                       "mounts land in the host's table and delete takes them off",
     "network": "the network attachment (network/attach.py), None while it is being made",
     "restored_from": "restore: the checkpoint image directory",
+    "notify_socket": "NOTIFY_SOCKET pass-through: the host's socket start relays READY to",
+    "net_devices": "linux.netDevices moved into the container: its netns file and the "
+                   "devices, moved back on delete (network/netdevices.py)",
 }
 
 CREATING = "creating"
@@ -186,10 +189,14 @@ class ContainerState:
     def remove(self):
         """Remove the state directory (the caller holds the lock)."""
         for name in os.listdir(self.dir):
+            path = os.path.join(self.dir, name)
             try:
-                os.unlink(os.path.join(self.dir, name))
+                os.unlink(path)
             except FileNotFoundError:
                 pass
+            except IsADirectoryError:  # notify/ (notify.py): a socket, at most
+                import shutil
+                shutil.rmtree(path, ignore_errors=True)
         try:
             os.rmdir(self.dir)
         except FileNotFoundError:

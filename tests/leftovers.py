@@ -6,7 +6,8 @@ tracked by pid.
 
 Take a `Leftovers` before the command when something may already exist (a container with the
 same id, another test's mounts); `assert_nothing_left` checks after the fact, counting
-everything as a leftover. Engine tests add what only engines make (bridges, leases, netns) in
+everything as a leftover; a container's netDevices must be back on the host (`links`). Engine
+tests add what only engines make (bridges, leases, netns) in
 their own helpers, on top of this."""
 import os
 
@@ -36,11 +37,13 @@ class Leftovers:
     and was not before. markers: strings in the environment (or argv) of everything the test's
     pyrunc commands fork (conftest.env_with, featutil.marked_env; a --root path); mentions: paths
     (bundle, rootfs) no host mount may newly name; tracked: a callable returning pids the test
-    follows."""
+    follows; links: host network interfaces a container took (linux.netDevices) that must be
+    back in the host's network namespace, under these names."""
 
     def __init__(self, runtime, *container_ids, markers=(), mentions=(), tracked=None,
-                 baseline=True):
+                 baseline=True, links=()):
         self.runtime = runtime
+        self.links = list(links)
         self.container_ids = container_ids
         self.markers = [m.encode() for m in ([markers] if isinstance(markers, str) else markers)]
         self.tracked = tracked
@@ -73,6 +76,9 @@ class Leftovers:
                 left.append(f"mounts naming {text}: {now}")
         left += [f"process {pid}: {read_file(f'/proc/{pid}/cmdline')!r}"
                  for pid in self._processes()]
+        # /sys/class/net is the sysfs of our (the host's) network namespace.
+        left += [f"link {name}: not back on the host" for name in self.links
+                 if not os.path.exists(f"/sys/class/net/{name}")]
         return left
 
     def _processes(self):
@@ -97,6 +103,6 @@ class Leftovers:
 
 
 def assert_nothing_left(runtime, *container_ids, markers=(), mentions=(), tracked=None,
-                        timeout=5):
+                        timeout=5, links=()):
     Leftovers(runtime, *container_ids, markers=markers, mentions=mentions, tracked=tracked,
-              baseline=False).check(timeout)
+              baseline=False, links=links).check(timeout)

@@ -31,3 +31,9 @@ def test_the_ring_of_post_mortems_is_not_a_leftover(runtime, make_bundle):
     assert runtime("create", "-b", bundle, "lo-failed").returncode == 1
     assert os.path.isdir(os.path.join(runtime.root, POSTMORTEMS))
     assert check.found() == []
+
+
+def test_the_leftover_check_sees_a_host_link_not_given_back(runtime):
+    """linux.netDevices: an interface a container took must be back on the host by name."""
+    assert Leftovers(runtime, links=("lo",)).found() == []
+    assert Leftovers(runtime, links=("pyrnone",)).found() == ["link pyrnone: not back on the host"]
