@@ -66,7 +66,7 @@ class Container:
                          reserved_fds, foreground, rootless):
         from pyrunc import timing
         timing.begin("imports")
-        from pyrunc import cgroups, config as config_mod, init, protocol, spawn  # the init path
+        from pyrunc import cgroups, config as config_mod, idmap, init, protocol, spawn  # init path
         timing.end("imports")
         timing.begin("config")
         bundle = os.path.abspath(bundle)
@@ -191,6 +191,7 @@ class Container:
 
             try:
                 timing.begin("spawn")
+                plan.mount_fds = idmap.detached_mounts(config, bundle)  # on the host, first
                 spawned = spawn.spawn(plan, on_pid, linux.get("uidMappings"),
                                       linux.get("gidMappings"), after_fork, on_hooks,
                                       join_cgroups)
@@ -203,6 +204,8 @@ class Container:
                 raise
             finally:
                 os.close(plan.fifo_fd)
+                for fd in plan.mount_fds.values():  # the init has its copies, or failed
+                    os.close(fd)
                 if helper and helper[0]:
                     spawn.reap(helper.pop())
             timing.end("spawn")

@@ -33,6 +33,7 @@ class Plan:
         self.root_fd = -1           # exec into a container without a mount namespace: its root
         self.listener = None        # the seccomp agent's socket, for SCMP_ACT_NOTIFY
         self.frozen_ok = False      # exec --ignore-paused: a frozen cgroup is waited for
+        self.mount_fds = {}         # {mount index: fd}: id-mapped trees for the init (idmap.py)
         self.__dict__.update(fields)
 
     @property
@@ -129,7 +130,8 @@ def run_init(plan, chan):
         own_mount_ns = bool(plan.new_flags & CLONE_NEWNS) or _joined(plan, "mount")
         rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
                                     or _joined(plan, "user"), plan.cgroup_paths,
-                                    config.get("linux", {}).get("mountLabel", ""), own_mount_ns)
+                                    config.get("linux", {}).get("mountLabel", ""), own_mount_ns,
+                                    plan.mount_fds)
         root_fd = rootfs.prepare(config, rctx)
         timing.end("rootfs")
         if hooks.has_hooks(config, "prestart", "createRuntime"):
@@ -273,7 +275,7 @@ def _close_inherited_fds(plan, chan):
         os.set_inheritable(fd, True)
     first = 3 + plan.preserve_fds
     keep = sorted({chan.fileno(), plan.fifo_fd, plan.root_fd,
-                   *(fd for _kind, fd in plan.join)} - {-1})
+                   *(fd for _kind, fd in plan.join), *plan.mount_fds.values()} - {-1})
     for fd in keep + [0x7FFFFFFF]:
         if fd >= first:
             if fd > first:

@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 
-from pyrunc import cgroups, devices, fdmount, lsm, native, safepath
+from pyrunc import cgroups, devices, fdmount, idmap, lsm, native, safepath
 from pyrunc.mountopts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                               MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, PROPAGATION,
                               REMOUNT_FLAGS, parse_options)
@@ -25,8 +25,10 @@ class RootfsContext:
     """What the rootfs setup needs to know besides config.json."""
 
     def __init__(self, bundle, rootfs, in_user_ns, cgroup_paths, mount_label="",
-                 own_mount_ns=True):
+                 own_mount_ns=True, detached=None):
         self.mount_label = mount_label
+        # {mount index: fd}: the id-mapped mounts the parent made, detached (idmap.py).
+        self.detached = detached or {}
         # False: no mount namespace in the config, the mounts land in the runtime's own
         # mount table (under the rootfs only), and the root is changed with chroot.
         self.own_mount_ns = own_mount_ns
@@ -56,7 +58,7 @@ def prepare(config, ctx):
     dev_is_bound = False
     for i, m in enumerate(config.get("mounts", [])):
         try:
-            mount_one(root_fd, m, ctx)
+            mount_one(root_fd, m, ctx, ctx.detached.get(i))
         except UnsafeRootfsError:
             raise  # names the destination already
         except OSError as e:
@@ -115,15 +117,20 @@ def _optional_fields(mountpoint):
     return ""
 
 
-def mount_one(root_fd, m, ctx):
-    """Mount one entry of config.mounts inside the rootfs."""
+def mount_one(root_fd, m, ctx, detached=None):
+    """Mount one entry of config.mounts inside the rootfs; detached: the fd of the id-mapped
+    tree the parent made for it (idmap.py), attached here and then given the flags a bind
+    gets."""
     opts = parse_options(m.get("options", []))
     kind = m.get("type") or ""
     destination = m["destination"]
     if kind == "cgroup":
         _mount_cgroup(root_fd, destination, opts, ctx)
-        return
-    if opts.is_bind or kind == "bind":
+    elif detached is not None:
+        idmap.attach(root_fd, m, detached)
+        if opts.flags & REMOUNT_FLAGS:
+            _remount(root_fd, destination, opts.flags & REMOUNT_FLAGS)
+    elif opts.is_bind or kind == "bind":
         source = m["source"]
         if not source.startswith("/"):
             source = os.path.join(ctx.bundle, source)
@@ -161,7 +168,10 @@ def mount_one(root_fd, m, ctx):
             os.close(target)
             if underneath is not None:
                 os.close(underneath)
-    _set_propagation(root_fd, destination, opts.propagation)
+    if kind != "cgroup":
+        _set_propagation(root_fd, destination, opts.propagation)
+    if opts.recursive:  # rro, rnosuid...: last, over the mount and every mount under it
+        fdmount.set_recursive(root_fd, destination, opts.attr_set, opts.attr_clr)
 
 
 # The filesystems the runtime later reads or writes through (statfs f_type).
