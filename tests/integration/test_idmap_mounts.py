@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Runtime
+from conftest import Runtime, live_processes
 from featutil import cid, host_tmpfs, mount_flags, mountinfo_line, run_detached, run_lines, script
 
 USERNS = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -82,7 +82,7 @@ def test_idmapped_bind_without_a_user_namespace(runtime, make_bundle, rootfs_cop
         assert "idmapped" in mount_flags(line)
     finally:
         runtime("delete", "--force", container, check=True)
-    assert not _processes_mentioning(container)
+    assert not live_processes(container)
 
 
 def test_idmap_takes_the_container_user_namespace(runtime, make_bundle, userns_rootfs,
@@ -231,19 +231,5 @@ def test_no_helper_or_namespace_left_after_a_failing_idmap(runtime, make_bundle,
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pyrunc: mounts[") and '"idmap"' in err[0], err
     assert container not in runtime.ids()
-    assert not _processes_mentioning(container)
+    assert not live_processes(container)
 
-
-def _processes_mentioning(container_id):
-    """Processes whose command line names the container: the mapping helpers are forks of the
-    create that made them (its command line), reaped by it."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if container_id.encode() in f.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
