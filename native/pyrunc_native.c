@@ -76,10 +76,12 @@ int pr_close_range(unsigned int first, unsigned int last, unsigned int flags)
 
 int pr_mount_setattr(int dirfd, const char *path, unsigned int flags,
                      unsigned long long attr_set, unsigned long long attr_clr,
-                     unsigned long long propagation, int recursive)
+                     unsigned long long propagation, int recursive, int userns_fd)
 {
+    /* userns_fd: the user namespace of MOUNT_ATTR_IDMAP (ignored by the kernel without it) */
     struct pr_mount_attr attr = {
-        .attr_set = attr_set, .attr_clr = attr_clr, .propagation = propagation};
+        .attr_set = attr_set, .attr_clr = attr_clr, .propagation = propagation,
+        .userns_fd = (uint64_t)(userns_fd < 0 ? 0 : userns_fd)};
     /* AT_RECURSIVE is 0x8000 */
     if (recursive)
         flags |= 0x8000;

@@ -151,7 +151,7 @@ def validate(config, bundle, need_process=True):
     for key in ("hostname", "domainname"):
         if _get(config, key, str, key) and "uts" not in namespaces:
             raise ConfigError(key, "needs a new uts namespace (linux.namespaces has none)")
-    _validate_mounts(config, bundle)
+    _validate_mounts(config, bundle, namespaces)
     _validate_linux(linux, namespaces, {k: config.get(k) for k in ("hostname", "domainname")})
     if "mount" not in namespaces:
         _validate_without_mount_namespace(config, linux)
@@ -273,8 +273,8 @@ def _validate_without_mount_namespace(config, linux):
                           "propagation of the host's mounts")
 
 
-def _validate_mounts(config, bundle):
-    from pyrunc.mountopts import parse_options
+def _validate_mounts(config, bundle, namespaces):
+    from pyrunc.mountopts import parse_options, refusal
     for i, m in enumerate(_get(config, "mounts", list, "mounts", [])):
         where = f"mounts[{i}]"
         _abs_path(_get(m, "destination", str, f"{where}.destination", required=True),
@@ -282,30 +282,47 @@ def _validate_mounts(config, bundle):
         _get(m, "source", str, f"{where}.source")
         _get(m, "type", str, f"{where}.type")
         options = _string_list(m, "options", f"{where}.options")
-        kind = m.get("type") or ""
-        if parse_options(options).is_bind or kind == "bind":
+        opts = parse_options(options)
+        is_bind = opts.is_bind or m.get("type") == "bind"
+        kind = "bind" if is_bind else m.get("type") or ""
+        if is_bind:
             if not m.get("source"):
                 raise ConfigError(f"{where}.source", "a bind mount needs a source")
             source = os.path.join(bundle, m["source"])  # an absolute source stays as it is
             if not os.path.exists(source):
                 raise ConfigError(f"{where}.source", f"{source}: no such file or directory")
-        for key in ("uidMappings", "gidMappings"):
-            if m.get(key):
-                raise ConfigError(f"{where}.{key}", "id-mapped mounts are not supported yet")
+        # No option is dropped: each is applied or refused here, by name.
+        refused = refusal(options, kind, is_bind)
+        if refused:
+            raise ConfigError(f"{where}.options", f'"{refused[0]}": {refused[1]}')
+        _validate_mount_mappings(m, where, kind, opts, namespaces)
+
+
+def _validate_mount_mappings(m, where, kind, opts, namespaces):
+    """runtime-spec 1.2+: a mount's uidMappings and gidMappings come together; idmap or ridmap
+    without them takes the container's user namespace's, and is an error without one. Mappings
+    without either option are applied as idmap's (not to submounts), as runc 1.2 does."""
+    from pyrunc.mountopts import IDMAP_KINDS
+    given = {key: _mappings(m, key, f"{where}.{key}") for key in ("uidMappings", "gidMappings")}
+    if bool(given["uidMappings"]) != bool(given["gidMappings"]):
+        missing = "gidMappings" if given["uidMappings"] else "uidMappings"
+        other = "uidMappings" if missing == "gidMappings" else "gidMappings"
+        raise ConfigError(f"{where}.{missing}", f"is required with {other} (an id-mapped mount "
+                          "maps both)")
+    if given["uidMappings"] and kind not in IDMAP_KINDS:
+        raise ConfigError(f"{where}.uidMappings", "pyrunc makes id-mapped bind and tmpfs mounts "
+                          f"only, not {kind or 'this type'}")
+    if opts.idmap and not given["uidMappings"] and "user" not in namespaces:
+        raise ConfigError(f"{where}.options", f'"{opts.idmap}": the mount has no uidMappings and '
+                          "gidMappings, and the container no user namespace to take them from")
 
 
 def _validate_linux(linux, namespaces, config_field_values=None):
     config_field_values = config_field_values or {}
     for key in ("uidMappings", "gidMappings"):
-        mappings = _get(linux, key, list, f"linux.{key}", [])
+        mappings = _mappings(linux, key, f"linux.{key}")
         if mappings and "user" not in namespaces:
             raise ConfigError(f"linux.{key}", "needs a user namespace (linux.namespaces has none)")
-        for i, m in enumerate(mappings):
-            for part in ("containerID", "hostID", "size"):
-                value = _get(m, part, int, f"linux.{key}[{i}].{part}", required=True)
-                if value < 0:
-                    raise ConfigError(f"linux.{key}[{i}].{part}", "must not be negative")
-        _check_overlaps(mappings, key)
     if "user" in namespaces and not namespaces["user"]:
         if not linux.get("uidMappings") or not linux.get("gidMappings"):
             raise ConfigError("linux.uidMappings", "a new user namespace needs uid and gid mappings")
@@ -381,14 +398,26 @@ def intel_rdt_refusal(mounts="/proc/self/mounts"):
     return "not supported yet (this host has resctrl, but pyrunc does not apply it)"
 
 
-def _check_overlaps(mappings, key):
+def _mappings(obj, key, field):
+    """uidMappings or gidMappings (of linux or of a mount): a list of well-formed ranges."""
+    mappings = _get(obj, key, list, field, [])
+    for i, m in enumerate(mappings):
+        for part in ("containerID", "hostID", "size"):
+            value = _get(m, part, int, f"{field}[{i}].{part}", required=True)
+            if value < 0:
+                raise ConfigError(f"{field}[{i}].{part}", "must not be negative")
+    _check_overlaps(mappings, field)
+    return mappings
+
+
+def _check_overlaps(mappings, field):
     """The kernel refuses uid/gid maps whose container or host ranges overlap: say which."""
     for side in ("containerID", "hostID"):
         spans = sorted((m[side], m[side] + m["size"], i) for i, m in enumerate(mappings))
         for (_s1, end1, i1), (start2, _e2, i2) in zip(spans, spans[1:]):
             if start2 < end1:
-                raise ConfigError(f"linux.{key}[{max(i1, i2)}]",
-                                  f"its {side} range overlaps linux.{key}[{min(i1, i2)}]")
+                raise ConfigError(f"{field}[{max(i1, i2)}]",
+                                  f"its {side} range overlaps {field}[{min(i1, i2)}]")
 
 
 def _check_sysctl(key, namespaces):

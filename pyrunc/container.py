@@ -66,8 +66,8 @@ class Container:
                          reserved_fds, foreground, rootless):
         from pyrunc import timing
         timing.begin("imports")
-        from pyrunc import (affinity, cgroups, config as config_mod, init, plan as plan_mod,
-                            protocol, spawn)
+        from pyrunc import (affinity, cgroups, config as config_mod, idmap, init,
+                            plan as plan_mod, protocol, spawn)
         timing.end("imports")
         timing.begin("config")
         bundle = os.path.abspath(bundle)
@@ -206,6 +206,8 @@ class Container:
 
             try:
                 timing.begin("spawn")
+                # on the host, first
+                plan = plan.replace(mount_fds=idmap.detached_mounts(config, bundle))
                 spawned = spawn.spawn(plan, init.stage1, on_pid, linux.get("uidMappings"),
                                       linux.get("gidMappings"), after_fork, on_hooks,
                                       join_cgroups)
@@ -218,6 +220,8 @@ class Container:
                 raise
             finally:
                 os.close(plan.fifo_fd)
+                for fd in plan.mount_fds.values():  # the init has its copies, or failed
+                    os.close(fd)
                 if helper and helper[0]:
                     spawn.reap(helper.pop())
             timing.end("spawn")

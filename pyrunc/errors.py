@@ -21,6 +21,16 @@ class ConfigError(PyruncError):
         super().__init__(f"config: {field}: {reason}")
 
 
+class MountError(PyruncError):
+    """A mount of config.json could not be made as asked (an id-mapped mount the kernel or
+    the filesystem refuses): the message names the mount."""
+
+    def __init__(self, field, reason):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
 class InvalidIdError(PyruncError):
     """A container id that runc would refuse too."""
 

@@ -64,6 +64,7 @@ class Planner:
         # An existing container's own cgroups (state.json): planned as made, not as found.
         self.cgroups_made = set(cgroups_made or ())
         self.steps = []
+        self.idmapped = {}  # {mount index: idmap.IdmapMount}, filled in by build()
 
     def add(self, who, op, text, field="", **args):
         step = {"who": who, "op": op, "text": text, "field": field}
@@ -76,6 +77,7 @@ class Planner:
     def build(self):
         self.add("parent", "validate", "read and check config.json, field by field")
         self.add("parent", "state-dir", "make the state directory and exec.fifo (0600)")
+        self._idmapped_mounts()
         cgroup = self._cgroup()
         self._namespaces()
         self._network()
@@ -274,6 +276,24 @@ class Planner:
             self.add("init", "symlink", f"symlinks in /dev: {links}, /dev/ptmx -> pts/ptmx",
                      "(defaults)")
 
+    def _idmapped_mounts(self):
+        """idmap.py: the parent makes each id-mapped mount, detached, before any namespace."""
+        from pyrunc import idmap
+        for item in idmap.plan(self.config):
+            m = self.config["mounts"][item.index]
+            self.idmapped[item.index] = item
+            if item.userns_path:
+                mapping = f"the user namespace {item.userns_path} (the container's)"
+            else:
+                mapping = "a user namespace made for it (a helper, reaped at once) with " + \
+                    "uid map " + ", ".join(f"{x['containerID']}-{x['hostID']}-{x['size']}"
+                                           for x in item.uid_maps)
+            made = f"clone {m.get('source')} (open_tree)" if item.kind == "bind" else \
+                "make a tmpfs (fsopen, fsmount)"
+            self.add("parent", "idmap", f"{made} for {m.get('destination')} and id-map it "
+                     f"({item.option}{', recursively' if item.recursive else ''}) through "
+                     f"{mapping}", f"mounts[{item.index}]")
+
     def _config_mount(self, i, m):
         field = f"mounts[{i}]"
         opts = parse_options(m.get("options") or [])
@@ -282,8 +302,14 @@ class Planner:
         source = m.get("source")
         if kind == "cgroup":
             self._cgroup_mount(field, destination, opts)
+            self._recursive(field, destination, m)
             return
-        if opts.is_bind or kind == "bind":
+        if i in self.idmapped:
+            self.add("init", "attach", f"attach the id-mapped {self.idmapped[i].kind} the "
+                     f"parent made at {destination} (move_mount)", field)
+            if opts.flags & REMOUNT_FLAGS:
+                self._remount(field, destination, opts.flags & REMOUNT_FLAGS)
+        elif opts.is_bind or kind == "bind":
             if source and not source.startswith("/"):
                 source = os.path.join(self.bundle, source)
             flags = MS_BIND | (opts.flags & MS_REC)
@@ -301,6 +327,14 @@ class Planner:
         for flag in opts.propagation:
             self._mount("init", f"make {destination} {flag_names(flag)}", field, None,
                         destination, None, flag)
+        self._recursive(field, destination, m)
+
+    def _recursive(self, field, destination, m):
+        from pyrunc.mountopts import RECURSIVE
+        words = [o for o in m.get("options") or [] if o in RECURSIVE]
+        if words:
+            self.add("init", "mount_setattr", f"{', '.join(words)}: on {destination} and every "
+                     "mount under it (mount_setattr, AT_RECURSIVE)", field)
 
     def _remount(self, field, target, flags):
         from pyrunc.mountopts import MS_REMOUNT

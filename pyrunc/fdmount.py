@@ -2,10 +2,11 @@
 source and the target are files the runtime opened and checked, and no path is looked up again
 between the check and the mount, not even /proc/self/fd/N (which goes through whatever /proc the
 process sees). Used where a swapped path is the attack: masked paths (CVE-2025-31133) and
-/dev/console (CVE-2025-52565)."""
+/dev/console (CVE-2025-52565); and for what only this API can do: attaching the id-mapped mounts
+the parent made detached (idmap.py), and the recursive mount options (mount_setattr)."""
 import os
 
-from pyrunc import native
+from pyrunc import native, safepath
 
 _EMPTY = native.MOVE_MOUNT_F_EMPTY_PATH | native.MOVE_MOUNT_T_EMPTY_PATH
 
@@ -14,9 +15,25 @@ def bind_fd(source_fd, target_fd):
     """Bind the file or directory open as source_fd (O_PATH is enough) onto target_fd."""
     tree = native.open_tree(source_fd, "", native.OPEN_TREE_CLONE | native.AT_EMPTY_PATH)
     try:
-        native.move_mount(tree, "", target_fd, "", _EMPTY)
+        attach(tree, target_fd)
     finally:
         os.close(tree)
+
+
+def attach(tree_fd, target_fd):
+    """Mount the detached tree tree_fd (open_tree's or fsmount's) on target_fd."""
+    native.move_mount(tree_fd, "", target_fd, "", _EMPTY)
+
+
+def set_recursive(root_fd, path, attr_set, attr_clr):
+    """mount_setattr(AT_RECURSIVE) on the mount at path (inside root_fd) and every mount under
+    it: the recursive options (mountopts.RECURSIVE)."""
+    fd = safepath.open_in_root(root_fd, path, safepath.O_PATH)
+    try:
+        native.mount_setattr(fd, "", attr_set, attr_clr, recursive=True,
+                             flags=native.AT_EMPTY_PATH)
+    finally:
+        os.close(fd)
 
 
 def readonly_tmpfs_on(target_fd):
@@ -31,7 +48,7 @@ def readonly_tmpfs_on(target_fd):
     finally:
         os.close(fs_fd)
     try:
-        native.move_mount(mnt, "", target_fd, "", _EMPTY)
+        attach(mnt, target_fd)
     finally:
         os.close(mnt)
 

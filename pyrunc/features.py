@@ -21,6 +21,7 @@ def features():
 
     archs = [f"SCMP_ARCH_{a.upper()}" for a in seccomp.ARCHS if native.seccomp_arch_known(a)]
     mount_options = sorted(set(mountopts.FLAGS) | set(mountopts.PROPAGATION)
+                           | set(mountopts.RECURSIVE) | set(mountopts.IDMAP)
                            | set(mountopts.RUNTIME_OPTIONS))
     return {
         "ociVersionMin": config.OCI_VERSION_MIN,
@@ -48,7 +49,8 @@ def features():
             "selinux": {"enabled": lsm.selinux_enabled()},
             # Refused by name (config.intel_rdt_refusal): no resctrl support yet.
             "intelRdt": {"enabled": False, "schemata": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            # Id-mapped bind and tmpfs mounts, made on the host by the parent (idmap.py).
+            "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": True},
             "memoryPolicy": {"modes": list(mempolicy.MODES), "flags": list(mempolicy.FLAGS)},
         },

@@ -105,7 +105,7 @@ def run_init(plan, chan, k=REAL):
         own_mount_ns = bool(plan.new_flags & CLONE_NEWNS) or plan.joins("mount")
         rctx = rootfs.RootfsContext(plan.bundle, plan.rootfs, bool(plan.new_flags & CLONE_NEWUSER)
                                     or plan.joins("user"), plan.cgroup_paths, own_mount_ns, k,
-                                    plan.rootfs_plan.mount_label)
+                                    plan.rootfs_plan.mount_label, plan.mount_fds)
         root_fd = rootfs.prepare(plan.rootfs_plan, rctx)
         timing.end("rootfs")
         if hooks.has_hooks(plan.hooks, "prestart", "createRuntime"):
@@ -245,7 +245,7 @@ def _close_inherited_fds(plan, chan, k):
         os.set_inheritable(fd, True)
     first = 3 + plan.preserve_fds
     keep = sorted({chan.fileno(), plan.fifo_fd, plan.root_fd,
-                   *(fd for _kind, fd in plan.join)} - {-1})
+                   *(fd for _kind, fd in plan.join), *plan.mount_fds.values()} - {-1})
     for fd in keep + [0x7FFFFFFF]:
         if fd >= first:
             if fd > first:

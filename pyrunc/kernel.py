@@ -110,6 +110,15 @@ class Kernel:
     def readonly_tmpfs_on(self, target_fd):
         fdmount.readonly_tmpfs_on(target_fd)
 
+    def attach_idmapped(self, root_fd, mount, tree_fd):
+        """Attach the id-mapped tree the parent made for mount (idmap.py) at its destination."""
+        from pyrunc import idmap
+        idmap.attach(root_fd, mount, tree_fd)
+
+    def set_recursive(self, root_fd, path, attr_set, attr_clr):
+        """mount_setattr(AT_RECURSIVE) on the mount at path and every mount under it."""
+        fdmount.set_recursive(root_fd, path, attr_set, attr_clr)
+
     def fstatfs_type(self, fd):
         return native.fstatfs_type(fd)
 

@@ -19,6 +19,7 @@ MOUNT_ATTR_RDONLY = 0x00000001
 MOUNT_ATTR_NOSUID = 0x00000002
 MOUNT_ATTR_NODEV = 0x00000004
 MOUNT_ATTR_NOEXEC = 0x00000008
+MOUNT_ATTR_IDMAP = 0x00100000  # the rest of the attributes are mountopts.py's (pure logic)
 
 CLOSE_RANGE_CLOEXEC = 1 << 2
 
@@ -108,9 +109,19 @@ def fsmount(fd, attr_flags=0):
     return _check(_lib.pr_fsmount(fd, FSMOUNT_CLOEXEC, attr_flags), "fsmount")
 
 
-def mount_setattr(dirfd, path, attr_set=0, attr_clr=0, propagation=0, recursive=False, flags=0):
+def mount_setattr(dirfd, path, attr_set=0, attr_clr=0, propagation=0, recursive=False, flags=0,
+                  userns_fd=-1):
+    """mount_setattr(2); userns_fd: the user namespace whose mappings MOUNT_ATTR_IDMAP gives
+    the mount."""
     _check(_lib.pr_mount_setattr(dirfd, _b(path), flags, attr_set, attr_clr, propagation,
-                                 1 if recursive else 0), "mount_setattr", path)
+                                 1 if recursive else 0, userns_fd), "mount_setattr", path)
+
+
+def new_user_namespace():
+    """unshare(CLONE_NEWUSER) for the parent's helper that carries an id-mapped mount's
+    mappings (idmap.py): a call of its own, so that the trace, which wraps unshare for the
+    init path's steps, does not take the helper's for stage1's."""
+    _check(_lib.unshare(0x10000000), "unshare(CLONE_NEWUSER)")
 
 
 def sethostname(name):

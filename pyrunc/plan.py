@@ -82,6 +82,7 @@ class InitPlan(Frozen):
         "rootfs_plan", "hostname", "domainname", "sysctl", "hooks", "annotations",
         "seccomp", "personality", "memory_policy",
         "listener",             # the seccomp agent's socket (SCMP_ACT_NOTIFY), set by stage1
+        "mount_fds",            # {mount index: fd}: id-mapped trees for the init (idmap.py)
     )
     DEFAULTS = {
         "bundle": "", "rootfs": "", "is_exec": False, "new_flags": 0, "join": [],
@@ -89,7 +90,7 @@ class InitPlan(Frozen):
         "passed_fds": [], "extra_env": [], "cgroup_paths": {}, "no_pivot": False,
         "no_new_keyring": False, "frozen_ok": False, "rootfs_plan": None, "hostname": "",
         "domainname": "", "sysctl": {}, "hooks": {}, "annotations": {}, "seccomp": None,
-        "personality": None, "memory_policy": None, "listener": None,
+        "personality": None, "memory_policy": None, "listener": None, "mount_fds": {},
     }
 
     @classmethod

@@ -29,9 +29,11 @@ class RootfsContext:
     """What the rootfs setup needs to know besides config.json's part (plan.RootfsPlan)."""
 
     def __init__(self, bundle, rootfs, in_user_ns, cgroup_paths, own_mount_ns=True,
-                 kernel=REAL, mount_label=""):
+                 kernel=REAL, mount_label="", detached=None):
         self.kernel = kernel
         self.mount_label = mount_label
+        # {mount index: fd}: the id-mapped mounts the parent made, detached (idmap.py).
+        self.detached = detached or {}
         # False: no mount namespace in the config, the mounts land in the runtime's own
         # mount table (under the rootfs only), and the root is changed with chroot.
         self.own_mount_ns = own_mount_ns
@@ -62,7 +64,7 @@ def prepare(rplan, ctx):
     dev_is_bound = False
     for i, m in enumerate(rplan.mounts):
         try:
-            mount_one(root_fd, m, ctx)
+            mount_one(root_fd, m, ctx, ctx.detached.get(i))
         except UnsafeRootfsError:
             raise  # names the destination already
         except OSError as e:
@@ -121,16 +123,21 @@ def _optional_fields(lines, mountpoint):
     return ""
 
 
-def mount_one(root_fd, m, ctx):
-    """Mount one entry of config.mounts inside the rootfs."""
+def mount_one(root_fd, m, ctx, detached=None):
+    """Mount one entry of config.mounts inside the rootfs; detached: the fd of the id-mapped
+    tree the parent made for it (idmap.py), attached here and then given the flags a bind
+    gets."""
     k = ctx.kernel
     opts = parse_options(m.get("options", []))
     kind = m.get("type") or ""
     destination = m["destination"]
     if kind == "cgroup":
         _mount_cgroup(root_fd, destination, opts, ctx)
-        return
-    if opts.is_bind or kind == "bind":
+    elif detached is not None:
+        k.attach_idmapped(root_fd, m, detached)
+        if opts.flags & REMOUNT_FLAGS:
+            _remount(k, root_fd, destination, opts.flags & REMOUNT_FLAGS)
+    elif opts.is_bind or kind == "bind":
         source = m["source"]
         if not source.startswith("/"):
             source = os.path.join(ctx.bundle, source)
@@ -167,7 +174,10 @@ def mount_one(root_fd, m, ctx):
             k.close(target)
             if underneath is not None:
                 k.close(underneath)
-    _set_propagation(k, root_fd, destination, opts.propagation)
+    if kind != "cgroup":
+        _set_propagation(k, root_fd, destination, opts.propagation)
+    if opts.recursive:  # rro, rnosuid...: last, over the mount and every mount under it
+        k.set_recursive(root_fd, destination, opts.attr_set, opts.attr_clr)
 
 
 # The filesystems the runtime later reads or writes through (statfs f_type).

@@ -193,6 +193,42 @@ def test_bind_mount_source_missing(runtime, marker, make_bundle, verb, tmp_path)
     assert not host_mounts_mentioning(str(tmp_path))
 
 
+MOUNT_REFUSALS = {
+    # a bind cannot take the filesystem's options: refused by name, never dropped
+    "tmpfs-option-on-bind": ({"type": "bind", "source": "/etc", "options": ["rbind", "size=1k"]},
+                             'mounts[7].options: "size=1k": a filesystem option'),
+    "superblock-flag-on-bind": ({"type": "bind", "source": "/etc", "options": ["bind", "sync"]},
+                                'mounts[7].options: "sync"'),
+    # runtime-spec: [r]idmap without mappings and without a user namespace is an error
+    "idmap-without-mappings": ({"type": "bind", "source": "/etc", "options": ["bind", "idmap"]},
+                               'mounts[7].options: "idmap"'),
+    "mappings-one-sided": ({"type": "bind", "source": "/etc", "options": ["bind", "idmap"],
+                            "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]},
+                           "mounts[7].gidMappings"),
+}
+
+
+@pytest.mark.parametrize("verb", VERBS)
+@pytest.mark.parametrize("case", sorted(MOUNT_REFUSALS))
+def test_mount_option_refused_by_name(runtime, marker, make_bundle, verb, case):
+    mount, field = MOUNT_REFUSALS[case]
+
+    def edit(config):
+        add_marker(marker)(config)
+        config["mounts"].append(dict(mount, destination="/mnt"))
+
+    assert len(default_config_mounts(make_bundle)) == 7  # so the new one is mounts[7]
+    bundle = make_bundle(("true",), edit=edit, name=f"bundle-{case}")
+    fails_cleanly(runtime, marker, verb, bundle, unique(case), field)
+
+
+def default_config_mounts(make_bundle):
+    import json
+    import os
+    with open(os.path.join(make_bundle(("true",), name="count"), "config.json")) as f:
+        return json.load(f)["mounts"]
+
+
 @pytest.mark.parametrize("verb", VERBS)
 def test_namespace_path_that_is_not_a_namespace(runtime, marker, make_bundle, verb, tmp_path):
     not_a_namespace = tmp_path / "plain-file"

@@ -86,6 +86,11 @@ def test_features_has_the_fields_of_features_md(runtime):
                           "poststart", "poststop"]
     assert {"ro", "rw", "bind", "rbind", "nosuid", "rprivate", "tmpcopyup"} <= set(
         f["mountOptions"])
+    # runc 1.2's recursive options and runtime-spec 1.2's id-mapped mounts
+    assert {"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnoatime",
+            "ratime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
+            "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow", "idmap",
+            "ridmap"} <= set(f["mountOptions"])
     linux = f["linux"]
     assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time",
                                         "user", "uts"}
@@ -101,7 +106,7 @@ def test_features_has_the_fields_of_features_md(runtime):
     assert linux["apparmor"]["enabled"] == os.path.exists("/sys/kernel/security/apparmor")
     assert linux["selinux"]["enabled"] == os.path.exists("/sys/fs/selinux/enforce")
     assert linux["intelRdt"] == {"enabled": False, "schemata": False}
-    assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
+    assert linux["mountExtensions"] == {"idmap": {"enabled": True}}
     # runtime-spec 1.3: what is recognised and not done says false; memoryPolicy is done
     assert linux["netDevices"] == {"enabled": True}
     assert set(linux["memoryPolicy"]["modes"]) >= {"MPOL_DEFAULT", "MPOL_BIND",

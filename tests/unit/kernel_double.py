@@ -178,6 +178,15 @@ class RecordingKernel:
     def readonly_tmpfs_on(self, target_fd):
         self._do("readonly_tmpfs", self.fds[target_fd])
 
+    def attach_idmapped(self, root_fd, mount, tree_fd):
+        where = self._inside(root_fd, mount["destination"])
+        self._parents(where)
+        self.tree.setdefault(where, "dir")
+        self._do("attach_idmapped", where, tree_fd)
+
+    def set_recursive(self, root_fd, path, attr_set, attr_clr):
+        self._do("set_recursive", self._inside(root_fd, path), attr_set, attr_clr)
+
     def fstatfs_type(self, fd):
         return _MAGIC.get(self.fstype.get(self.fds[fd]), 0)
 

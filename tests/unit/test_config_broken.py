@@ -59,6 +59,74 @@ BROKEN = {
                                      "annotations.pyrunc.bogus"),
 }
 
+_MAP = [{"containerID": 0, "hostID": 1000, "size": 1}]
+
+
+def _mount(**fields):
+    """A change that appends a mount (mounts[7]: a bind of / unless fields say otherwise)."""
+    m = {"destination": "/data", "type": "bind", "source": "/", "options": ["bind"]}
+    m.update(fields)
+    return lambda c: c["mounts"].append(m)
+
+
+# Mounts (runtime-spec 1.2+): an option is applied or refused by name, never dropped.
+BROKEN.update({
+    "mount uidMappings without gidMappings": (_mount(uidMappings=_MAP), "mounts[7].gidMappings"),
+    "mount gidMappings without uidMappings": (_mount(gidMappings=_MAP), "mounts[7].uidMappings"),
+    "mount mapping with a negative size": (
+        _mount(uidMappings=[{"containerID": 0, "hostID": 0, "size": -1}], gidMappings=_MAP),
+        "mounts[7].uidMappings[0].size"),
+    "mount mappings overlapping": (
+        _mount(uidMappings=_MAP * 2, gidMappings=_MAP), "mounts[7].uidMappings[1]"),
+    "idmap without mappings or a user namespace": (
+        _mount(options=["bind", "idmap"]), 'mounts[7].options: "idmap": the mount has no'),
+    "ridmap without mappings or a user namespace": (
+        _mount(options=["rbind", "ridmap"]), 'mounts[7].options: "ridmap"'),
+    "idmap with ridmap": (_mount(options=["rbind", "idmap", "ridmap"], uidMappings=_MAP,
+                                 gidMappings=_MAP), 'mounts[7].options: "ridmap": given with'),
+    "idmap on proc": (_mount(type="proc", source="proc", options=["idmap"], uidMappings=_MAP,
+                             gidMappings=_MAP), 'mounts[7].options: "idmap": pyrunc makes'),
+    "mappings on mqueue": (_mount(type="mqueue", source="mqueue", options=[], uidMappings=_MAP,
+                                  gidMappings=_MAP), "mounts[7].uidMappings: pyrunc makes"),
+    "idmap with tmpcopyup": (_mount(type="tmpfs", source="tmpfs", options=["idmap", "tmpcopyup"],
+                                    uidMappings=_MAP, gidMappings=_MAP),
+                             'mounts[7].options: "tmpcopyup": not with idmap'),
+    "sync on a bind": (_mount(options=["rbind", "sync"]), 'mounts[7].options: "sync": a flag of '
+                       "the filesystem's superblock"),
+    "lazytime on a bind": (_mount(options=["bind", "lazytime"]), '"lazytime"'),
+    "a tmpfs option on a bind": (_mount(options=["rbind", "mode=755"]),
+                                 'mounts[7].options: "mode=755": a filesystem option'),
+    "tmpcopyup on a bind": (_mount(options=["rbind", "tmpcopyup"]), '"tmpcopyup": copies'),
+    "remount on a bind": (_mount(options=["bind", "remount"]), '"remount": a bind mount is made'),
+    "a data option on a type bind mount": (_mount(options=["size=1k"]), '"size=1k"'),
+})
+
+
+def test_mount_options_that_are_accepted(bundle):
+    """What a bind or a tmpfs takes: the flags, propagation, recursive options, idmap with
+    mappings (or the container's user namespace), and mappings without either option (runc
+    1.2 applies them as idmap's)."""
+    mounts = [
+        {"destination": "/a", "type": "bind", "source": "/", "options": [
+            "rbind", "ro", "nosuid", "rro", "rnoatime", "ratime", "rnosymfollow", "rprivate",
+            "idmap", "defaults"], "uidMappings": _MAP, "gidMappings": _MAP},
+        {"destination": "/b", "type": "bind", "source": "/", "uidMappings": _MAP,
+         "gidMappings": _MAP},
+        {"destination": "/c", "type": "tmpfs", "source": "tmpfs", "options": [
+            "ridmap", "size=1m", "mode=755", "sync"], "uidMappings": _MAP, "gidMappings": _MAP},
+        {"destination": "/d", "type": "tmpfs", "source": "tmpfs", "options": [
+            "nosuid", "tmpcopyup", "rnodev", "mode=1777"]},
+    ]
+    config_mod.validate(edited(lambda c: c["mounts"].extend(mounts)), bundle)
+
+    def with_userns(c):
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = _MAP
+        c["linux"]["gidMappings"] = _MAP
+        c["mounts"].append({"destination": "/e", "type": "bind", "source": "/",
+                            "options": ["rbind", "ridmap"]})
+    config_mod.validate(edited(with_userns), bundle)
+
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_config_is_refused_naming_the_field(bundle, case):

@@ -353,3 +353,23 @@ def test_flag_names():
     assert explain.flag_names(MS_BIND | MS_REC) == "bind,rec"
     assert explain.flag_names(MS_SLAVE | MS_REC) == "slave,rec"
     assert explain.flag_names(MS_RDONLY) == "ro"
+
+
+def test_idmapped_and_recursive_mounts_are_planned():
+    """The parent makes the id-mapped mount before any namespace; the init attaches it in its
+    place among the mounts (no bind of its source) and applies the recursive options last."""
+    config = base()
+    mapping = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    config["mounts"].append({"destination": "/data", "type": "bind", "source": "/srv",
+                             "options": ["rbind", "ridmap", "rro", "rnosuid"],
+                             "uidMappings": mapping, "gidMappings": mapping})
+    steps = plan(config)
+    [made] = ops(steps, "idmap")
+    assert made["who"] == "parent" and "/srv" in made["text"] and "recursively" in made["text"]
+    assert index_of(steps, lambda s: s["op"] == "idmap") < \
+        index_of(steps, lambda s: s["op"] == "unshare")
+    [attach] = ops(steps, "attach")
+    assert attach["field"] == "mounts[7]" and attach["who"] == "init"
+    assert not [s for s in ops(steps, "mount") if s.get("source") == "/srv"]
+    [rec] = ops(steps, "mount_setattr")
+    assert "rro, rnosuid" in rec["text"] and rec["field"] == "mounts[7]"
