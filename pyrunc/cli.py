@@ -50,6 +50,8 @@ def _create_options(f):
                      help="Pass this many extra fds (from 3) to the container."),
         click.option("--trace", default=None,
                      help="Write every primitive of the init path to this file (JSON lines)."),
+        click.option("--pidfd-socket", default=None,
+                     help="Unix socket that receives a pidfd of the container's init."),
     ]):
         f = option(f)
     return f
@@ -147,6 +149,8 @@ def list_(ctx, **options):
               help="Exec in a paused container too: the process waits for `resume`.")
 @click.option("--cgroup", multiple=True,
               help="Join a sub-cgroup: SUB, or on cgroup v1 CTRL[,CTRL]:SUB (repeatable).")
+@click.option("--pidfd-socket", default=None,
+              help="Unix socket that receives a pidfd of the exec'd process.")
 @click.pass_context
 def exec_(ctx, **options):
     """Run a new process inside a running container."""

@@ -24,6 +24,7 @@ _CREATE = {
     "--no-new-keyring": ("no_new_keyring", False, False),
     "--preserve-fds": ("preserve_fds", True, False),
     "--trace": ("trace", True, False),
+    "--pidfd-socket": ("pidfd_socket", True, False),
 }
 
 # checkpoint and restore: containerd's shim calls them too.
@@ -66,6 +67,7 @@ _EXEC = {
     "--apparmor": ("apparmor", True, False),
     "--ignore-paused": ("ignore_paused", False, False),
     "--cgroup": ("cgroup", True, True),
+    "--pidfd-socket": ("pidfd_socket", True, False),
 }
 
 _FORMAT = {"-f": ("format", True, False), "--format": ("format", True, False)}

@@ -5,8 +5,8 @@ import os
 import sys
 
 from pyrunc import jsonio, state as state_mod
-from pyrunc.errors import (ExecFailedError, PyruncError, SystemdUnavailableError,
-                           UsageError)
+from pyrunc.errors import (ExecFailedError, PidfdSocketError, PyruncError,
+                           SystemdUnavailableError, UsageError)
 
 
 def apply_globals(g):
@@ -35,7 +35,7 @@ def cmd_create(g, o):
     Container.create(o["container_id"], _bundle(o), _root(g), o.get("console_socket"),
                      o.get("pid_file"), o.get("no_pivot", False), o.get("no_new_keyring", False),
                      int(o.get("preserve_fds") or 0), state_mod.is_rootless(g.get("rootless")),
-                     o.get("trace"))
+                     o.get("trace"), o.get("pidfd_socket"))
     return 0
 
 
@@ -46,7 +46,8 @@ def cmd_run(g, o):
                          o.get("no_new_keyring", False), int(o.get("preserve_fds") or 0),
                          o.get("detach", False), state_mod.is_rootless(g.get("rootless")),
                          trace=o.get("trace"), keep=o.get("keep", False),
-                         no_subreaper=o.get("no_subreaper", False))
+                         no_subreaper=o.get("no_subreaper", False),
+                         pidfd_socket=o.get("pidfd_socket"))
 
 
 def cmd_start(g, o):
@@ -146,8 +147,9 @@ def cmd_exec(g, o):
         process = exec_process(o, c.state)
         result = c.exec(process, o.get("console_socket"), o.get("detach", False),
                         o.get("pid_file"), int(o.get("preserve_fds") or 0),
-                        cgroup=o.get("cgroup") or (), ignore_paused=o.get("ignore_paused", False))
-    except ExecFailedError:
+                        cgroup=o.get("cgroup") or (), ignore_paused=o.get("ignore_paused", False),
+                        pidfd_socket=o.get("pidfd_socket"))
+    except (ExecFailedError, PidfdSocketError):  # the latter: bad input, exit 1
         raise
     except PyruncError as e:
         raise ExecFailedError(str(e)) from e

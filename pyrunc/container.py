@@ -45,25 +45,27 @@ class Container:
     @classmethod
     def create(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
                pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0,
-               rootless=None, trace=None):
+               rootless=None, trace=None, pidfd_socket=None):
         """Create the container: its init waits on the exec fifo, state `created`. rootless
         (default: when not root) leaves cgroups alone and maps ids as an unprivileged user.
-        trace: a file for the trace of every primitive of the init path (trace.py)."""
+        trace: a file for the trace of every primitive of the init path (trace.py).
+        pidfd_socket: a unix socket that receives a pidfd of the init (pidfd_socket.py)."""
         c = cls(container_id, root)
         c.trace_path = trace
         c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
-                  foreground=False, rootless=rootless)
+                  foreground=False, rootless=rootless, pidfd_socket=pidfd_socket)
         return c
 
     def _create(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
-                foreground, rootless=None):
+                foreground, rootless=None, pidfd_socket=None):
         # Before the lock or any other fd of ours is opened: see fds.py.
         with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:
             return self._create_reserved(bundle, console_socket, pid_file, no_pivot,
-                                         no_new_keyring, reserved_fds, foreground, rootless)
+                                         no_new_keyring, reserved_fds, foreground, rootless,
+                                         pidfd_socket)
 
     def _create_reserved(self, bundle, console_socket, pid_file, no_pivot, no_new_keyring,
-                         reserved_fds, foreground, rootless):
+                         reserved_fds, foreground, rootless, pidfd_socket):
         from pyrunc import timing
         timing.begin("imports")
         from pyrunc import (affinity, cgroups, config as config_mod, idmap, init,
@@ -95,16 +97,27 @@ class Container:
         else:
             cgroup = cgroups.ContainerCgroup.plan(linux.get("cgroupsPath", ""), self.id)
             cgroup.check(resources, linux.get("devices") or [])  # before anything is made
-        console = None
+        console = pidfd_out = None
         if console_socket:
             from pyrunc import terminal
             console = terminal.connect_console_socket(console_socket)
         net_devices = _net_devices_plan(linux, rootless)
-        tracing, operators = _trace_file(self.trace_path, config, bundle, self.id)
-        timing.end("checks")
-        timing.begin("state-dir")
-        st = self.state
-        st.make()
+        if pidfd_socket:
+            from pyrunc import pidfd_socket as pidfd_mod
+            try:
+                pidfd_out = pidfd_mod.connect(pidfd_socket)
+            except BaseException:
+                _close_quietly(console)
+                raise
+        try:
+            tracing, operators = _trace_file(self.trace_path, config, bundle, self.id)
+            timing.end("checks")
+            timing.begin("state-dir")
+            st = self.state
+            st.make()
+        except BaseException:
+            _close_quietly(console, pidfd_out)
+            raise
         made_cgroups = []  # filled in while stage1 runs: see after_fork below
         helper = []  # the pid of cgroups' start_first_migration, reaped after the join
         try:
@@ -174,6 +187,8 @@ class Container:
                 timing.end("cgroups-make")
 
             def on_pid(pid):
+                if pidfd_out is not None:  # now, while the init waits for us: see there
+                    pidfd_out.take(pid)
                 st.data["pid"] = pid
                 st.data["pid_start"] = state_mod.proc_start_time(pid)[1]
                 st.save()
@@ -231,6 +246,8 @@ class Container:
                 terminal.send_master(console, spawned.pty_master)
                 os.close(spawned.pty_master)
                 spawned.pty_master = None
+            if pidfd_out is not None:
+                pidfd_out.send()
             st.data["status_hint"] = CREATED
             st.save()
             protocol.checkpoint("state-written")
@@ -246,8 +263,7 @@ class Container:
             if tracing:
                 from pyrunc import trace
                 trace.uninstall()  # the children keep theirs
-            if console is not None:
-                console.close()
+            _close_quietly(console, pidfd_out)
             st.unlock()
 
     def _destroy(self, made_cgroups=None, poststop=False, strict=False):
@@ -384,7 +400,7 @@ class Container:
     @classmethod
     def run(cls, container_id, bundle=".", root=state_mod.DEFAULT_ROOT, console_socket=None,
             pid_file=None, no_pivot=False, no_new_keyring=False, preserve_fds=0, detach=False,
-            rootless=None, keep=False, no_subreaper=False, trace=None):
+            rootless=None, keep=False, no_subreaper=False, trace=None, pidfd_socket=None):
         """create + start. In the foreground, wait for the container's process, forward
         signals to it, remove the container (unless keep: it stays, stopped, for `state` and
         `delete`) and return its exit status. no_subreaper: pyrunc stays the subreaper only
@@ -393,13 +409,14 @@ class Container:
         c.trace_path = trace
         if detach:  # _create refuses a terminal without a console socket here
             c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds,
-                      foreground=False, rootless=rootless)
+                      foreground=False, rootless=rootless, pidfd_socket=pidfd_socket)
             c.start()
             return 0
         from pyrunc import foreground, timing
         with foreground.Subreaper() as reaper:
             spawned = c._create(bundle, console_socket, pid_file, no_pivot, no_new_keyring,
-                                preserve_fds, foreground=True, rootless=rootless)
+                                preserve_fds, foreground=True, rootless=rootless,
+                                pidfd_socket=pidfd_socket)
             if no_subreaper:
                 reaper.stop()
             try:
@@ -431,22 +448,23 @@ class Container:
     # -- exec ------------------------------------------------------------------------------------
 
     def exec(self, process, console_socket=None, detach=False, pid_file=None, preserve_fds=0,
-             cgroup=(), ignore_paused=False):
+             cgroup=(), ignore_paused=False, pidfd_socket=None):
         """Run process (a config.json process object) inside the running container. Returns
         the exit status (foreground) or the pid (detach). cgroup: `exec --cgroup` values (a
         sub-cgroup to join, see cgroups.layout.exec_paths); ignore_paused: exec into a paused
-        container too, the process then waiting for `resume` (as runc's --ignore-paused)."""
+        container too, the process then waiting for `resume` (as runc's --ignore-paused);
+        pidfd_socket: a unix socket that receives a pidfd of the process (pidfd_socket.py)."""
         with _reserved_fds(preserve_fds + _listen_fds()) as reserved_fds:  # see fds.py
             if detach:
                 return self._exec(process, console_socket, True, pid_file, reserved_fds, None,
-                                  cgroup, ignore_paused)
+                                  cgroup, ignore_paused, pidfd_socket)
             from pyrunc import foreground
             with foreground.Subreaper() as reaper:
                 return self._exec(process, console_socket, False, pid_file, reserved_fds,
-                                  reaper, cgroup, ignore_paused)
+                                  reaper, cgroup, ignore_paused, pidfd_socket)
 
     def _exec(self, process, console_socket, detach, pid_file, reserved_fds, reaper, cgroup,
-              ignore_paused):
+              ignore_paused, pidfd_socket):
         from pyrunc import config as config_mod, foreground
         st = self.state
         st.lock()
@@ -461,9 +479,12 @@ class Container:
             joined = self._exec_cgroup(cgroup)
             from pyrunc import init, plan as plan_mod, spawn
             helper = joined.start_first_migration()  # see there: it overlaps what follows
-            console = None
+            console = pidfd_out = None
             root_fd = -1
             try:
+                if pidfd_socket:
+                    from pyrunc import pidfd_socket as pidfd_mod
+                    pidfd_out = pidfd_mod.connect(pidfd_socket)
                 config_mod.validate_process(process, "process")
                 _check_privileges(process)
                 if process.get("terminal") and detach and not console_socket:
@@ -490,15 +511,26 @@ class Container:
                     # The process will wait in the frozen cgroup for `resume`, which takes the
                     # lock: ours goes now (the namespaces are open, the pid is pinned).
                     st.unlock()
-                spawned = spawn.spawn(plan, init.stage1, _exec_join(joined, process))
-                if spawned.pty_master is not None and console is not None:
-                    from pyrunc import terminal
-                    terminal.send_master(console, spawned.pty_master)
-                    os.close(spawned.pty_master)
-                    spawned.pty_master = None
+                def on_pid(pid):
+                    if pidfd_out is not None:  # while the process waits for us: see there
+                        pidfd_out.take(pid)
+                    exec_join(pid)
+
+                exec_join = _exec_join(joined, process)
+                spawned = spawn.spawn(plan, init.stage1, on_pid)
+                try:
+                    if spawned.pty_master is not None and console is not None:
+                        from pyrunc import terminal
+                        terminal.send_master(console, spawned.pty_master)
+                        os.close(spawned.pty_master)
+                        spawned.pty_master = None
+                    if pidfd_out is not None:
+                        pidfd_out.send()
+                except BaseException:
+                    os.kill(spawned.pid, signal.SIGKILL)  # not left running behind the error
+                    raise
             finally:
-                if console is not None:
-                    console.close()
+                _close_quietly(console, pidfd_out)
                 if root_fd >= 0:
                     os.close(root_fd)
                 if helper:
@@ -714,6 +746,12 @@ class Container:
     def oci_state(self):
         self.state.load()
         return self.state.oci_state()
+
+
+def _close_quietly(*closables):
+    for c in closables:
+        if c is not None:
+            c.close()
 
 
 def _run_hooks(config, kind, state_of):

@@ -12,6 +12,11 @@ class UsageError(PyruncError):
     """The command line is wrong (a missing argument, an unknown option value)."""
 
 
+class PidfdSocketError(UsageError):
+    """--pidfd-socket names no socket that takes the pidfd. A usage error: exit 1 and no
+    post-mortem, for exec too (whose other failures are runc's 255)."""
+
+
 class ConfigError(PyruncError):
     """A field of config.json is missing, malformed or unsupported."""
 

@@ -5,7 +5,6 @@ import fcntl
 import os
 import select
 import signal
-import socket
 import struct
 import sys
 import termios
@@ -26,37 +25,16 @@ def set_size(fd, rows, cols):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-# The longest a connect to, or the hand-over on, the console socket may take: a listener that
-# accepts nothing (a full backlog) or reads nothing must not hold us forever.
-CONSOLE_TIMEOUT = 10.0
-
-
 def connect_console_socket(path):
     """Connect before forking, so a bad --console-socket fails before anything is made."""
-    from pyrunc.errors import PyruncError
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(CONSOLE_TIMEOUT)
-    try:
-        sock.connect(path)
-    except socket.timeout:
-        sock.close()
-        raise PyruncError(f"--console-socket {path}: no answer within {CONSOLE_TIMEOUT:g} s") \
-            from None
-    except OSError as e:
-        sock.close()
-        raise PyruncError(f"--console-socket {path}: {e.strerror}") from None
-    return sock
+    from pyrunc import fdsocket
+    return fdsocket.connect(path, "--console-socket")
 
 
 def send_master(sock, master_fd, name="/dev/ptmx"):
     """Hand the pty master to whoever listens on the console socket (conmon, containerd)."""
-    try:
-        sock.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                        struct.pack("i", master_fd))])
-    except socket.timeout:
-        from pyrunc.errors import PyruncError
-        raise PyruncError(f"--console-socket: the terminal was not taken within "
-                          f"{CONSOLE_TIMEOUT:g} s") from None
+    from pyrunc import fdsocket
+    fdsocket.send_fd(sock, master_fd, name, "--console-socket")
 
 
 class Relay:

@@ -140,6 +140,7 @@ def _click_parse(global_argv, verb, verb_argv):
 
 SAMPLE_VALUES = {"root": "/run/x", "log": "/tmp/l.log", "log_format": "json",
                  "rootless": "false", "bundle": "/srv/b", "console_socket": "/tmp/c.sock",
+                 "pidfd_socket": "/tmp/p.sock",
                  "pid_file": "/tmp/p.pid", "preserve_fds": "2", "process": "/tmp/p.json",
                  "cwd": "/srv", "env": "A=1", "user": "1:2", "cap": "CAP_CHOWN",
                  "format": "json", "interval": "2s", "resources": "-", "additional_gids": "5",
