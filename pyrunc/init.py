@@ -10,16 +10,19 @@ recording double (tests/unit/kernel_double.py), with which these steps run witho
 import os
 
 from pyrunc import SPEC_VERSION, process_setup, protocol, timing
-from pyrunc.kernel import REAL
 from pyrunc.names import CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, NAMESPACES
 
 PR_SET_DUMPABLE = 4
 
 
-def stage1(plan, chan, k=REAL):
-    """First child: namespaces, then fork the init (or the exec'd process)."""
+def stage1(plan, chan, k=None):
+    """First child: namespaces, then fork the init (or the exec'd process). k: the kernel,
+    the real one by default, imported here rather than by the parent: stage1's imports run
+    while the parent makes the cgroups on the other core."""
     ctx = {"step": "loading modules"}
     try:
+        if k is None:
+            from pyrunc.kernel import REAL as k
         timing.begin("imports")
         _import_child_modules(plan)
         timing.end("imports")
@@ -85,7 +88,7 @@ def stage1(plan, chan, k=REAL):
         os._exit(1)
 
 
-def run_init(plan, chan, k=REAL):
+def run_init(plan, chan, k):
     """The container's pid 1 until it execs the user's process."""
     from pyrunc import hooks, rootfs
 
@@ -181,7 +184,7 @@ def run_init(plan, chan, k=REAL):
     os._exit(127)
 
 
-def run_exec_process(plan, chan, k=REAL):
+def run_exec_process(plan, chan, k):
     """A process started by `exec` inside a running container."""
     ctx = {"step": "waiting for the parent"}
     try:
